@@ -1,1 +1,1 @@
-"""fleet_cli."""
+"""The `fleet` command: serve, demo, agent. It sits on top and may import every package."""

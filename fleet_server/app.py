@@ -1,0 +1,27 @@
+"""The FastAPI application: services in the lifespan, one router per resource."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fleet_server.api import health, robots
+from fleet_server.services import run_services
+from fleet_server.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """An app whose lifespan starts and stops every service it needs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with run_services(settings) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(title="Fleet server", version="0.1.0", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(robots.router)
+    return app

@@ -1,0 +1,1 @@
+"""Robot messages in, live fleet state out."""

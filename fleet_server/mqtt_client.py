@@ -1,0 +1,182 @@
+"""The server's MQTT link: paho-mqtt on its own network thread, handing messages to asyncio.
+
+paho calls back on its network thread. Messages cross into the event loop through one
+deque: the network thread appends and wakes the loop with `call_soon_threadsafe` only when
+no drain is already scheduled, so a burst of messages costs one wake-up, not one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from fleet_server.settings import MqttEndpoint
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], None]
+Unsubscribe = Callable[[], None]
+
+
+@dataclass
+class LinkCounters:
+    """What the link has seen, for /metrics and tests."""
+
+    received: int = 0
+    handler_errors: dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+    connects: int = 0
+
+
+class MqttLink:
+    """One paho client; subscriptions survive reconnects; handlers run on the event loop."""
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        keepalive_s: int = 30,
+        will: tuple[str, bytes, int, bool] | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._loop = loop
+        self._keepalive_s = keepalive_s
+        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        self._inbox: collections.deque[tuple[MessageHandler, str, bytes]] = collections.deque()
+        self._drain_scheduled = False
+        self._drain_lock = threading.Lock()
+        self._connected = asyncio.Event()
+        self.counters = LinkCounters()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=True,
+            reconnect_on_failure=True,
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.max_queued_messages_set(0)
+        self._client.max_inflight_messages_set(1000)
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        if will is not None:
+            topic, payload, qos, retain = will
+            self._client.will_set(topic, payload, qos=qos, retain=retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker session is up."""
+        return self._connected.is_set()
+
+    async def start(self, timeout_s: float = 10.0) -> bool:
+        """Connect in the background; return whether the link came up within the timeout."""
+        self._client.connect_async(self._endpoint.host, self._endpoint.port, self._keepalive_s)
+        self._client.loop_start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "MQTT broker %s:%s not reachable yet; retrying in the background",
+                self._endpoint.host,
+                self._endpoint.port,
+            )
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Disconnect cleanly and stop the network thread."""
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+
+    def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> Unsubscribe:
+        """Route messages matching the filter to handler; re-subscribed on every reconnect."""
+        self._subscriptions[topic_filter] = (qos, handler)
+
+        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            self._enqueue(handler, msg.topic, bytes(msg.payload))
+
+        self._client.message_callback_add(topic_filter, on_message)
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+        def unsubscribe() -> None:
+            self._subscriptions.pop(topic_filter, None)
+            self._client.message_callback_remove(topic_filter)
+            if self.connected:
+                self._client.unsubscribe(topic_filter)
+
+        return unsubscribe
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message for the broker (thread-safe in paho)."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    # paho's network thread -------------------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT connect refused: %s", reason_code)
+            return
+        for topic_filter, (qos, _handler) in list(self._subscriptions.items()):
+            client.subscribe(topic_filter, qos)
+        self.counters.connects += 1
+        self._loop.call_soon_threadsafe(self._connected.set)
+        log.info("MQTT link up to %s:%s", self._endpoint.host, self._endpoint.port)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._connected.clear)
+        log.warning("MQTT link down: %s", reason_code)
+
+    def _enqueue(self, handler: MessageHandler, topic: str, payload: bytes) -> None:
+        self._inbox.append((handler, topic, payload))
+        with self._drain_lock:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._drain)
+
+    # the event loop ----------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        with self._drain_lock:
+            self._drain_scheduled = False
+        inbox = self._inbox
+        while inbox:
+            handler, topic, payload = inbox.popleft()
+            self.counters.received += 1
+            try:
+                handler(topic, payload)
+            except Exception:
+                # A failing handler must never stop the link; it is logged and counted.
+                self.counters.handler_errors[topic.rsplit("/", 1)[-1]] += 1
+                log.exception("MQTT handler failed for topic %s", topic)

@@ -1,0 +1,70 @@
+"""The long-lived services of one server process, started and stopped in the app lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fleet_server.broker import EmbeddedBroker, make_embedded_broker
+from fleet_server.fleet.ingest import Ingest
+from fleet_server.fleet.live_state import LiveFleet
+from fleet_server.mqtt_client import MqttLink
+from fleet_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 0.5
+
+
+@dataclass
+class FleetServices:
+    """What routes and background tasks share: settings, broker link, live state."""
+
+    settings: Settings
+    live: LiveFleet
+    link: MqttLink
+    ingest: Ingest
+    broker: EmbeddedBroker | None = None
+
+
+async def _sweep_silent_robots(live: LiveFleet) -> None:
+    # Backstop for robots whose last will never arrives (e.g. a broker that lost it).
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        live.mark_silent_offline(time.monotonic())
+
+
+@contextlib.asynccontextmanager
+async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
+    """Start the broker (if embedded), the MQTT link and ingest; stop them on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        broker: EmbeddedBroker | None = None
+        if settings.uses_embedded_broker:
+            broker = make_embedded_broker(
+                settings.embedded_mqtt_port, settings.embedded_mqtt_broker
+            )
+            stack.callback(broker.stop)
+            await asyncio.to_thread(broker.start)
+        loop = asyncio.get_running_loop()
+        live = LiveFleet(offline_after_s=settings.robot_offline_factor * settings.robot_keepalive_s)
+        link = MqttLink(
+            settings.mqtt_endpoint(), client_id=f"fleet-server-{os.getpid()}", loop=loop
+        )
+        ingest = Ingest(live, settings.vda_interface)
+        ingest.subscribe(link)
+        await link.start()
+        stack.push_async_callback(link.stop)
+        sweeper = asyncio.create_task(_sweep_silent_robots(live), name="sweep-silent-robots")
+
+        async def stop_sweeper() -> None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+        stack.push_async_callback(stop_sweeper)
+        yield FleetServices(settings=settings, live=live, link=link, ingest=ingest, broker=broker)

@@ -1,0 +1,122 @@
+"""Server configuration: one settings class, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FLEET_"
+
+
+class MqttEndpoint(BaseModel):
+    """A broker address parsed from `FLEET_MQTT_URL`."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """Parse `mqtt://user:pass@host:port` or `mqtts://…` into an endpoint."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(
+            f"scheme must be mqtt:// or mqtts:// (or the word 'embedded'), got {url!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ValueError(f"invalid port in {url!r}") from exc
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment (prefix `FLEET_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    mqtt_url: str = "embedded"
+    embedded_mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    embedded_mqtt_broker: Literal["auto", "mosquitto", "amqtt"] = "auto"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    vda_interface: str = "uagv"
+    robot_offline_factor: float = Field(default=1.5, gt=1.0)
+    """A robot is offline when silent for this many times its keepalive."""
+    robot_keepalive_s: float = Field(default=10.0, gt=0)
+    """Keepalive assumed for robots (the broker's last will fires at 1.5 × keepalive)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("vda_interface")
+    @classmethod
+    def _interface_is_a_topic_level(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "/+#"):
+            raise ValueError("must be one MQTT topic level without '/', '+' or '#'")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_is_valid(cls, value: str) -> str:
+        if value != "embedded":
+            parse_mqtt_url(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'fleet.db').as_posix()}"
+        return self
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        """True when the server runs its own broker."""
+        return self.mqtt_url == "embedded"
+
+    def mqtt_endpoint(self) -> MqttEndpoint:
+        """Where the server's MQTT client connects."""
+        if self.uses_embedded_broker:
+            return MqttEndpoint(host="127.0.0.1", port=self.embedded_mqtt_port)
+        return parse_mqtt_url(self.mqtt_url)
+
+
+class SettingsError(Exception):
+    """Configuration that cannot be used; the message names the environment variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into messages that name `FLEET_*` variables."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
