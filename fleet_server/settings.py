@@ -6,10 +6,19 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FLEET_"
+MIN_JWT_SECRET_CHARS = 32
+MIN_PASSWORD_CHARS = 12
 
 
 class MqttEndpoint(BaseModel):
@@ -66,6 +75,21 @@ class Settings(BaseSettings):
     robot_keepalive_s: float = Field(default=10.0, gt=0)
     """Keepalive assumed for robots (the broker's last will fires at 1.5 × keepalive)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    jwt_secret: SecretStr | None = None
+    """HS256 key for access tokens; outside production one is generated per data dir."""
+    admin_password: SecretStr | None = None
+    """Password for the first `admin`, created at startup when there are no users yet."""
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(default=43_200, ge=60, le=2_592_000)
+    argon2_profile: Literal["standard", "fast-insecure"] = "standard"
+    """Cost of password hashing; `fast-insecure` is for test suites and refused in production."""
+    login_max_failures: int = Field(default=5, ge=1)
+    """Failed logins per username and client before that pair is locked out."""
+    account_max_failures: int = Field(default=20, ge=1)
+    """Failed logins per account (any client) before the account is locked out."""
+    login_lockout_base_s: float = Field(default=30.0, gt=0)
+    """First lockout; each further failure doubles it, up to `login_lockout_max_s`."""
+    login_lockout_max_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("vda_interface")
     @classmethod
@@ -88,10 +112,41 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_JWT_SECRET_CHARS:
+            raise ValueError(
+                f"{ENV_PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_CHARS} characters"
+            )
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _admin_password_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_PASSWORD_CHARS:
+            raise ValueError(
+                f"{ENV_PREFIX}ADMIN_PASSWORD must be at least {MIN_PASSWORD_CHARS} characters"
+            )
+        return value
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'fleet.db').as_posix()}"
+        return self
+
+    @model_validator(mode="after")
+    def _production_is_hardened(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.jwt_secret is None:
+            raise ValueError(
+                f"{ENV_PREFIX}JWT_SECRET is required in production "
+                f"(at least {MIN_JWT_SECRET_CHARS} random characters)"
+            )
+        if self.argon2_profile != "standard":
+            raise ValueError(f"{ENV_PREFIX}ARGON2_PROFILE must be 'standard' in production")
         return self
 
     @property
