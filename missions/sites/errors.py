@@ -1,0 +1,26 @@
+"""Errors raised while importing a site map."""
+
+from __future__ import annotations
+
+
+class SiteImportError(ValueError):
+    """A map file cannot be imported; names the file, the level and the element at fault."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        level: str | None = None,
+        element: str | None = None,
+    ) -> None:
+        self.file = file
+        self.level = level
+        self.element = element
+        self.reason = message
+        parts = [file]
+        if level is not None:
+            parts.append(f"level {level!r}")
+        if element is not None:
+            parts.append(element)
+        super().__init__(f"{': '.join(parts)}: {message}")
