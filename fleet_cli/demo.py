@@ -30,7 +30,7 @@ def demo_robots(broker_url: str, interface: str, count: int) -> list[SimulatedRo
         width, height = 20.0 + 4 * (i % 3), 12.0 + 2 * (i % 2)
         corners = np.array([[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]])
         route = LoopRoute(points=corners + 3.0 * i, map_id=f"{site}:L1")
-        body = KinematicRobot(route=route, speed_m_s=0.6 + 0.1 * (i % 4), s=route.length * i / 7)
+        body = KinematicRobot(route=route, wander=True, max_speed_m_s=0.6 + 0.1 * (i % 4))
         config = AgentConfig(
             manufacturer="fleetsim",
             serial_number=f"{site}-{i + 1:03d}",

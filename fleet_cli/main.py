@@ -110,7 +110,8 @@ def agent(
         )
         body = KinematicRobot(
             route=route,
-            speed_m_s=float(params.get("speed_m_s", 0.8)),
+            wander=bool(params.get("wander", True)),
+            max_speed_m_s=float(params.get("speed_m_s", 0.8)),
             battery_pct=float(params.get("battery_pct", 100.0)),
         )
     except (TypeError, ValueError) as exc:

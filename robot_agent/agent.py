@@ -12,9 +12,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from missions.vda5050 import (
     AgvPosition,
     BatteryState,
+    ErrorLevel,
     EStop,
     OperatingMode,
     SafetyState,
@@ -22,13 +25,18 @@ from missions.vda5050 import (
     TopicKind,
     Velocity,
     Visualization,
+    decode_instant_actions,
+    decode_order,
     encode,
     utc_timestamp,
 )
 from missions.vda5050.protocol import PROTOCOL_VERSION
+from robot_agent.actions import ActionContext
 from robot_agent.adapter import PlatformAdapter
 from robot_agent.config import AgentConfig
+from robot_agent.executor import OrderExecutor, make_error
 from robot_agent.link import VdaLink
+from robot_agent.orders import ErrorType
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,10 @@ class Agent:
         self._last_fingerprint: tuple[object, ...] | None = None
         self._state_requested = False
         self.operating_mode = OperatingMode.AUTOMATIC
+        self.executor = OrderExecutor(
+            ActionContext(adapter=adapter, monotonic=monotonic),
+            on_state_request=self._request_state,
+        )
 
     @property
     def link(self) -> VdaLink:
@@ -78,6 +90,10 @@ class Agent:
     def tick(self) -> None:
         """Publish whatever is due now."""
         now = self._monotonic()
+        self.executor.tick()
+        if self.executor.changed:
+            self._state_requested = True
+            self.executor.changed = False
         state = self.build_state()
         fingerprint = self._fingerprint(state)
         due = now - self._last_state_at >= self.config.state_interval_s
@@ -103,12 +119,43 @@ class Agent:
         numbered = state.model_copy(update={"header_id": self.link.next_header(TopicKind.STATE)})
         return self.link.publish(TopicKind.STATE, encode(numbered))
 
+    def _request_state(self) -> None:
+        self._state_requested = True
+
     def _on_connected(self) -> None:
         # VDA 5050 §6.14: after (re)connecting, publish a full state at once.
         self._state_requested = True
 
     def _on_inbound(self, kind: TopicKind, payload: bytes) -> None:
-        log.debug("received %s (%d bytes)", kind, len(payload))
+        try:
+            if kind == TopicKind.ORDER:
+                order = decode_order(payload)
+                if self._for_me(order.manufacturer, order.serial_number):
+                    self.executor.receive_order(order)
+            elif kind == TopicKind.INSTANT_ACTIONS:
+                actions = decode_instant_actions(payload)
+                if self._for_me(actions.manufacturer, actions.serial_number):
+                    self.executor.receive_instant_actions(actions)
+        except ValidationError as exc:
+            # §6.6.4.1: a malformed order is not taken over; validationError is reported
+            # until a new order is accepted.
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+            self.executor.errors.order = [
+                make_error(
+                    ErrorType.VALIDATION,
+                    f"malformed {kind}: {fields}",
+                    {"topic": kind},
+                    ErrorLevel.WARNING,
+                )
+            ]
+            self.executor.changed = True
+        self.tick()
+
+    def _for_me(self, manufacturer: str, serial_number: str) -> bool:
+        return (manufacturer, serial_number) == (
+            self.config.manufacturer,
+            self.config.serial_number,
+        )
 
     def _position(self) -> AgvPosition:
         pose = self.adapter.read_pose()
@@ -124,24 +171,25 @@ class Agent:
         """The robot's full VDA 5050 state now (headerId 0 until it is sent)."""
         battery = self.adapter.read_battery()
         cfg = self.config
+        executor, book = self.executor, self.executor.book
         return State(
             header_id=0,  # numbered when sent
             timestamp=utc_timestamp(),
             version=PROTOCOL_VERSION,
             manufacturer=cfg.manufacturer,
             serial_number=cfg.serial_number,
-            order_id="",
-            order_update_id=0,
-            last_node_id="",
-            last_node_sequence_id=0,
-            node_states=[],
-            edge_states=[],
+            order_id=book.order_id,
+            order_update_id=book.order_update_id,
+            last_node_id=book.last_node_id,
+            last_node_sequence_id=book.last_node_sequence_id,
+            node_states=executor.node_states(),
+            edge_states=executor.edge_states(),
             agv_position=self._position(),
             velocity=self._velocity(),
             driving=self.adapter.is_driving(),
-            paused=False,
+            paused=executor.paused,
             new_base_request=False,
-            action_states=[],
+            action_states=executor.action_states(),
             battery_state=BatteryState(
                 battery_charge=max(0.0, min(100.0, battery.charge_pct)),
                 battery_voltage=battery.voltage_v,
@@ -149,9 +197,12 @@ class Agent:
                 reach=None if battery.reach_m is None else max(0.0, battery.reach_m),
             ),
             operating_mode=self.operating_mode,
-            errors=[],
+            errors=executor.errors.all(),
             information=[],
-            safety_state=SafetyState(e_stop=EStop.NONE, field_violation=False),
+            safety_state=SafetyState(
+                e_stop=EStop.MANUAL if self.adapter.emergency_stop_active() else EStop.NONE,
+                field_violation=False,
+            ),
         )
 
     def build_visualization(self) -> Visualization:
@@ -180,5 +231,8 @@ class Agent:
             state.order_id,
             state.order_update_id,
             state.last_node_id,
-            len(state.errors),
+            tuple(e.error_type for e in state.errors),
+            tuple((a.action_id, a.action_status) for a in state.action_states),
+            len(state.node_states),
+            len(state.edge_states),
         )

@@ -1,0 +1,285 @@
+"""Order execution on a simulated body with a manual clock (VDA 5050 §6.6, §6.8–§6.12)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from missions.vda5050 import ActionStatus, BlockingType
+from robot_agent.actions import ActionContext
+from robot_agent.adapter import Device
+from robot_agent.executor import OrderExecutor
+from robot_agent.orders import Decision
+from sim.adapter import SimAdapter, SimSurroundings
+from sim.kinematic import KinematicRobot
+from tests.support.orders import N, action, instant, order
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Harness:
+    def __init__(self, **body: float) -> None:
+        self.clock = Clock()
+        self.body = KinematicRobot(max_speed_m_s=1.0, accel_m_s2=2.0, lift_ride_s=3.0, **body)
+        self.world = SimSurroundings()
+        self.adapter = SimAdapter(self.body, self.world)
+        self.ex = OrderExecutor(ActionContext(adapter=self.adapter, monotonic=self.clock))
+
+    def run(self, seconds: float, dt: float = 0.1) -> None:
+        for _ in range(round(seconds / dt)):
+            self.clock.t += dt
+            self.body.step(dt)
+            self.ex.tick()
+
+    def status(self, action_id: str) -> ActionStatus:
+        return self.ex.runs[action_id].status
+
+    def error_types(self) -> list[str]:
+        return [e.error_type for e in self.ex.errors.all()]
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness()
+
+
+def test_drives_the_base_and_stops_at_the_decision_point(h: Harness) -> None:
+    o = order("o1", [N("a", 0, 0), N("b", 3, 0), N("c", 3, 2), N("d", 6, 2, released=False)])
+    assert h.ex.receive_order(o) is Decision.NEW
+    assert h.ex.book.last_node_id == "a"  # first node: where the vehicle stands
+    h.run(12)
+    assert (h.ex.book.last_node_id, h.ex.book.last_node_sequence_id) == ("c", 4)
+    assert (round(h.body.x, 2), round(h.body.y, 2)) == (3.0, 2.0)
+    assert [n.node_id for n in h.ex.node_states()] == ["d"]  # horizon kept, not driven
+    assert [e.released for e in h.ex.edge_states()] == [False]
+    assert h.ex.busy
+
+
+def test_update_stitches_at_the_decision_point_and_continues(h: Harness) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 2, 0), N("c", 4, 0, released=False)]))
+    h.run(5)
+    update = order(
+        "o1", [N("b", 2, 0), N("c", 4, 0), N("e", 4, 2)], update_id=1, first_sequence_id=2
+    )
+    assert h.ex.receive_order(update) is Decision.UPDATE
+    h.run(8)
+    assert h.ex.book.last_node_id == "e" and h.ex.book.last_node_sequence_id == 6
+    assert not h.ex.node_states() and not h.ex.busy
+
+
+def test_update_while_still_driving_keeps_the_released_base(h: Harness) -> None:
+    first = order("o1", [N("a", 0, 0), N("b", 5, 0), N("c", 10, 0), N("x", 10, 5, released=False)])
+    h.ex.receive_order(first)
+    h.run(1)
+    base_before = [(n.node_id, n.sequence_id) for n in h.ex.book.nodes if n.released]
+    update = order("o1", [N("c", 99, 99), N("y", 10, -5)], update_id=1, first_sequence_id=4)
+    assert h.ex.receive_order(update) is Decision.UPDATE
+    kept = [n for n in h.ex.book.nodes if (n.node_id, n.sequence_id) in base_before]
+    assert [(n.node_id, n.sequence_id) for n in kept] == base_before
+    stitch = next(n for n in h.ex.book.nodes if n.node_id == "c")
+    assert stitch.node_position is not None and stitch.node_position.x == 10.0  # not changed
+    assert [n.node_id for n in h.ex.book.nodes] == ["b", "c", "y"]  # old horizon x replaced
+
+
+@pytest.mark.parametrize(
+    ("second", "error"),
+    [
+        (order("o1", [N("a", 0, 0)], update_id=0), None),  # identical repeat: ignored
+        (order("o2", [N("a", 0, 0), N("q", 1, 0)]), "orderUpdateError"),  # new while busy
+        (
+            order("o1", [N("z", 9, 9), N("q", 1, 0)], update_id=1, first_sequence_id=8),
+            "orderUpdateError",
+        ),
+    ],
+)
+def test_repeat_busy_and_non_stitching(h: Harness, second: object, error: str | None) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 9, 0)]))
+    h.run(0.5)
+    h.ex.receive_order(second)  # type: ignore[arg-type]
+    assert h.error_types() == ([error] if error else [])
+    h.run(15)
+    assert h.ex.book.last_node_id == "b"  # the first order carried on
+
+
+def test_outdated_update_is_rejected_and_previous_order_continues(h: Harness) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 2, 0)], update_id=3))
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 2, 0)], update_id=2))
+    assert h.error_types() == ["orderUpdateError"]
+    h.run(5)
+    assert h.ex.book.last_node_id == "b"
+
+
+def test_new_order_far_away_is_no_route(h: Harness) -> None:
+    h.ex.receive_order(order("o1", [N("far", 50, 50), N("b", 51, 50)]))
+    assert h.error_types() == ["noRouteError"]
+    assert h.ex.book.order_id == ""
+    h.ex.receive_order(order("o2", [N("a", 0.1, 0), N("b", 1, 0)]))
+    assert h.error_types() == []  # reported until a new order is accepted
+
+
+def test_malformed_graph_is_a_validation_error(h: Harness) -> None:
+    bad = order("o1", [N("a", 0, 0), N("b", 1, 0)])
+    bad.edges = []
+    h.ex.receive_order(bad)
+    assert h.error_types() == ["validationError"]
+
+
+@pytest.mark.parametrize(
+    ("act", "parameter"),
+    [
+        (action("liftFork", "x1"), None),
+        (action("uvDisinfect", "x2"), "dwellS"),
+        (action("uvDisinfect", "x3", dwellS="long"), "dwellS"),
+        (action("patrolCheck", "x4", checks=["is_blue"]), "checks"),
+    ],
+)
+def test_unknown_actions_and_bad_parameters_refuse_the_order(
+    h: Harness, act: object, parameter: str | None
+) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[act])]))  # type: ignore[list-item]
+    assert h.error_types() == ["orderError"]
+    refs = {r.reference_key: r.reference_value for r in h.ex.errors.order[0].error_references or []}
+    if parameter:
+        assert refs["parameter"] == parameter
+    assert not h.ex.runs
+
+
+def test_uv_lamp_only_while_nobody_is_near_and_dose_reaches_target(h: Harness) -> None:
+    uv = action(
+        "uvDisinfect", "uv1", dwellS=10.0, targetDoseMjCm2=26.7, distanceM=1.0, irradianceMwCm2=2.67
+    )
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 1, 0, actions=[uv])]))
+    h.run(3)
+    assert h.status("uv1") is ActionStatus.RUNNING
+    assert Device.UV_LAMP in h.adapter.devices_on
+    h.world.people_nearby = 1
+    h.run(4)
+    assert Device.UV_LAMP not in h.adapter.devices_on  # interlock
+    h.world.people_nearby = 0
+    h.run(12)
+    assert h.status("uv1") is ActionStatus.FINISHED
+    assert Device.UV_LAMP not in h.adapter.devices_on
+    result = json.loads(h.ex.runs["uv1"].result or "")
+    assert result["deliveredDoseMjCm2"] >= 26.7 - 1e-6
+    assert len(result["interruptions"]) == 1
+    assert result["interruptions"][0]["cause"] == "personDetected"
+    assert result["interruptions"][0]["durationS"] == pytest.approx(4.0, abs=0.15)
+
+
+def test_pause_holds_driving_and_the_dose_clock(h: Harness) -> None:
+    uv = action("uvDisinfect", "uv1", dwellS=4.0)
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[uv]), N("b", 4, 0)]))
+    h.run(1)
+    h.ex.receive_instant_actions(instant(action("startPause", "p1")))
+    assert h.ex.paused and h.status("uv1") is ActionStatus.PAUSED
+    h.run(10)
+    assert h.status("uv1") is ActionStatus.PAUSED and h.body.x == 0.0
+    h.ex.receive_instant_actions(instant(action("stopPause", "p2")))
+    h.run(3.5)
+    assert h.status("uv1") is ActionStatus.FINISHED
+    h.run(8)
+    assert h.ex.book.last_node_id == "b"
+    result = json.loads(h.ex.runs["uv1"].result or "")
+    assert result["dwellS"] == pytest.approx(4.0, abs=0.15)
+    assert result["interruptions"][0]["cause"] == "pauseRequested"
+
+
+def test_cancel_order_fails_running_actions_and_stops(h: Harness) -> None:
+    uv = action("uvDisinfect", "uv1", dwellS=30.0)
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 1, 0, actions=[uv]), N("c", 5, 0)]))
+    h.run(4)
+    assert h.status("uv1") is ActionStatus.RUNNING
+    h.ex.receive_instant_actions(instant(action("cancelOrder", "c1")))
+    assert h.status("uv1") is ActionStatus.FAILED
+    assert h.status("c1") is ActionStatus.FINISHED
+    assert Device.UV_LAMP not in h.adapter.devices_on
+    assert not h.ex.node_states() and not h.ex.busy
+    assert h.ex.book.order_id == "o1"  # §6.6.3: ids are kept
+    x = h.body.x
+    h.run(3)
+    assert h.body.x == x
+    h.ex.receive_instant_actions(instant(action("cancelOrder", "c2")))
+    assert h.status("c2") is ActionStatus.FAILED
+    assert "noOrderToCancel" in h.error_types()
+
+
+def test_hard_action_runs_alone_and_holds_the_vehicle(h: Harness) -> None:
+    speak = action("speak", "s1", BlockingType.NONE, text="hello")
+    check = action("patrolCheck", "p1", BlockingType.HARD, dwellS=2.0)
+    check2 = action("patrolCheck", "p2", BlockingType.HARD, dwellS=2.0)
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[speak, check, check2]), N("b", 2, 0)]))
+    h.run(0.5)
+    assert h.status("s1") is ActionStatus.FINISHED
+    assert h.status("p1") is ActionStatus.RUNNING and h.status("p2") is ActionStatus.WAITING
+    assert h.body.x == 0.0
+    h.run(2)
+    assert h.status("p1") is ActionStatus.FINISHED and h.status("p2") is ActionStatus.RUNNING
+    h.run(2.2)
+    assert h.status("p2") is ActionStatus.FINISHED
+    h.run(4)
+    assert h.ex.book.last_node_id == "b"
+    assert h.adapter.spoken == [("zh-CN", "hello")]
+
+
+def test_patrol_anomaly_is_reported(h: Harness) -> None:
+    h.world.sensors = {"temperature_c": 51.0, "door_open": 1.0}
+    check = action(
+        "patrolCheck",
+        "p1",
+        dwellS=0.5,
+        checks=[{"temperature_below": 45}, "door_closed", "smoke_absent"],
+    )
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[check])]))
+    h.run(1)
+    result = json.loads(h.ex.runs["p1"].result or "")
+    assert result["anomalies"] == ["temperature_below", "door_closed"]
+    assert h.error_types().count("patrolAnomaly") == 2
+
+
+def test_charging_needs_a_charger(h: Harness) -> None:
+    h.ex.receive_instant_actions(instant(action("startCharging", "c1")))
+    assert h.status("c1") is ActionStatus.FAILED and not h.body.charging
+    h.world.chargers = [(0.0, 0.0, "L1")]
+    h.ex.receive_instant_actions(instant(action("startCharging", "c2")))
+    assert h.status("c2") is ActionStatus.FINISHED and h.body.charging
+
+
+def test_guidance_wait_times_out_without_a_person(h: Harness) -> None:
+    h.world.person_following = False
+    wait = action("guideWaitForPerson", "g1", timeoutS=5.0)
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[wait])]))
+    h.run(6)
+    assert h.status("g1") is ActionStatus.FAILED
+    assert json.loads(h.ex.runs["g1"].result or "")["personArrived"] is False
+
+
+def test_repeated_instant_action_id_is_ignored(h: Harness) -> None:
+    h.ex.receive_instant_actions(instant(action("startPause", "p1")))
+    h.ex.receive_instant_actions(instant(action("stopPause", "p2")))
+    h.ex.receive_instant_actions(instant(action("startPause", "p1")))  # a resend
+    assert not h.ex.paused
+
+
+def test_lift_ride_changes_level(h: Harness) -> None:
+    h.ex.receive_order(
+        order(
+            "o1",
+            [
+                N("a", 0, 0),
+                N("lift_l1", 2, 0),
+                N("lift_l2", 2, 0, map_id="L2"),
+                N("w", 4, 0, map_id="L2"),
+            ],
+        )
+    )
+    h.run(4)
+    assert h.body.map_id == "L1"
+    h.run(6)
+    assert (h.body.map_id, h.ex.book.last_node_id) == ("L2", "w")
