@@ -36,6 +36,13 @@ DEFAULT_DWELL_POINTS_PER_ROOM = 4
 DEFAULT_UV_DISTANCE_M = 1.0
 """Reference distance from the lamp for waypoint and point targets when a mission does not say."""
 
+DWELL_STEP_S = 0.1
+"""Planned dwell times are whole multiples of this."""
+
+DWELL_TOLERANCE_S = 0.05
+"""How much lamp-on time a robot may fall short of a planned dwell and still count as done:
+robots time and report to a tenth of a second. Room plans carry this much margin."""
+
 _LOS_NUDGE_M = 0.01
 """Wall samples are pulled this far into the room so a sight line ending on the wall
 does not count the wall itself as an obstruction."""
@@ -237,8 +244,11 @@ def plan_room(
     ``polygon`` is the room outline in metres (any orientation, not closed). Dwell points
     are the centroids of a k-means clustering of the room's sample points (a centroidal
     Voronoi layout), snapped to floor positions at least ``wall_clearance_m`` from every
-    wall. If some sample cannot be seen from any dwell point the plan still covers the
-    rest, and :attr:`RoomDosePlan.meets_target` is false.
+    wall. Dwell times are rounded up to :data:`DWELL_STEP_S` after adding
+    :data:`DWELL_TOLERANCE_S`, so a robot that falls short of every dwell by the tolerance
+    still delivers the target; a dwell point the allocation does not need gets 0 s. If some
+    sample cannot be seen from any dwell point the plan still covers the rest, and
+    :attr:`RoomDosePlan.meets_target` is false.
     """
     if not math.isfinite(target_dose_mj_cm2) or target_dose_mj_cm2 <= 0:
         raise ValueError(f"target_dose_mj_cm2 must be > 0, got {target_dose_mj_cm2!r}")
@@ -271,7 +281,7 @@ def plan_room(
     rate = _dose_rate_matrix(lamp, sources, sample_xy, is_wall, wall_normals, vertical_m)
     if not _is_convex(vertices):
         rate *= _line_of_sight(sources, sight_targets, vertices)
-    dwell = _minimum_dwell_times(rate, target_dose_mj_cm2)
+    dwell = _with_timing_margin(_minimum_dwell_times(rate, target_dose_mj_cm2))
     return RoomDosePlan(
         polygon=tuple((float(x), float(y)) for x, y in vertices),
         lamp=lamp,
@@ -500,3 +510,11 @@ def _minimum_dwell_times(rate: FloatArray, target: float) -> FloatArray:
     # The solver meets constraints to within its tolerance; scale so the minimum is exact.
     shortfall = float((rate[reachable] @ dwell).min())
     return dwell * (target / shortfall) if 0 < shortfall < target else dwell
+
+
+def _with_timing_margin(dwell: FloatArray) -> FloatArray:
+    """Round needed dwell times up, with room for a robot's timing tolerance."""
+    needed = dwell > 1e-6
+    steps = np.ceil((dwell + DWELL_TOLERANCE_S) / DWELL_STEP_S - 1e-9)
+    result: FloatArray = np.where(needed, np.round(steps * DWELL_STEP_S, 6), 0.0)
+    return result
