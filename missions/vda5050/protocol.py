@@ -24,6 +24,6 @@ def utc_timestamp(now: datetime | None = None) -> str:
         now = datetime.now(UTC)
     elif now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"timestamp {now.isoformat()} has no time zone; pass an aware datetime")
-    utc = now.astimezone(UTC)
-    # Truncate rather than round: rounding 999.9 ms up would have to carry into the seconds.
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds (never rounds up into the next second) and is
+    # about twice as fast as strftime; this runs for every message encoded.
+    return now.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

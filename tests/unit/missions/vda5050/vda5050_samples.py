@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,7 @@ def load_schema(kind: TopicKind) -> dict[str, Any]:
     return loaded
 
 
+@cache
 def schema_validator(kind: TopicKind) -> Validator:
     """A validator of the draft the schema names in ``$schema``, checking date-time."""
     schema = load_schema(kind)
