@@ -238,6 +238,7 @@ _REASON_TEXT: Mapping[Language, Mapping[str, str]] = {
         "no_result": "no result reported",
         "not_finished": "action not finished (last state {status})",
         "action_failed": "action FAILED",
+        "action_failed_because": "action FAILED: {text}",
         "no_result_description": "FINISHED without a resultDescription",
         "unreadable_result": "unreadable resultDescription: {error}",
         "below_target": "delivered {delivered} {unit}, below the target {target} {unit}",
@@ -249,6 +250,7 @@ _REASON_TEXT: Mapping[Language, Mapping[str, str]] = {
         "no_result": "未收到结果",
         "not_finished": "动作未完成（最后状态 {status}）",
         "action_failed": "动作失败（FAILED）",
+        "action_failed_because": "动作失败（FAILED）：{text}",
         "no_result_description": "已完成但没有 resultDescription",
         "unreadable_result": "无法解析的 resultDescription：{error}",
         "below_target": "实际剂量 {delivered} {unit}，低于目标 {target} {unit}",
@@ -498,6 +500,10 @@ def _read_outcome(
     try:
         return result_type.from_result_description(outcome.result_description), reasons
     except ResultFormatError as exc:
+        if outcome.action_status == "FAILED" and not outcome.result_description.startswith("{"):
+            # A failure explained in words ("no UV lamp on this robot") is not a format error.
+            explained = _reason("action_failed_because", text=outcome.result_description[:300])
+            return None, [explained]
         return None, [*reasons, _reason("unreadable_result", error=str(exc))]
 
 

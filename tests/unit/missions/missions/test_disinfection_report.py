@@ -127,8 +127,20 @@ def test_missing_result_counts_as_fail_with_reason() -> None:
             ActionOutcome("uv-2", "FAILED", '{"deliveredDoseMjCm2": 4.0, "dwellS": 1.5}'),
             ["action_failed", "below_target"],
         ),
+        (
+            ActionOutcome("uv-2", "FAILED", "no UV lamp on this robot"),
+            ["action_failed_because"],
+        ),
     ],
-    ids=["running", "no-description", "free-text", "no-dose", "future-version", "failed-partial"],
+    ids=[
+        "running",
+        "no-description",
+        "free-text",
+        "no-dose",
+        "future-version",
+        "failed-partial",
+        "failed-explained",
+    ],
 )
 def test_unusable_outcomes_fail_with_a_reason(outcome: ActionOutcome, codes: list[str]) -> None:
     report = _report(_uv_mission(), POINTS, [_uv_done("uv-1", 10.2, 3.8), outcome])
