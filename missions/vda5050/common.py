@@ -42,7 +42,6 @@ def _refuse_non_text_timestamp(value: object) -> object:
 # a strict float still accepts JSON integers, as JSON Schema's "number" does.
 Float = Annotated[float, Strict()]
 NonNegativeFloat = Annotated[float, Strict(), Field(ge=0)]
-Int = Annotated[int, Strict()]
 UInt32 = Annotated[int, Strict(), Field(ge=0, le=UINT32_MAX)]
 Bool = Annotated[bool, Strict()]
 Theta = Annotated[float, Strict(), Field(ge=-THETA_LIMIT, le=THETA_LIMIT)]
