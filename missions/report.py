@@ -622,7 +622,7 @@ _LABELS: Mapping[Language, Mapping[str, str]] = {
         "generated_at": "Generated",
         "reenter": "Safe to re-enter after",
         "interruptions": "Interruptions",
-        "interruption_totals": "{count} ({total} s), {trips} interlock trips",
+        "interruption_totals": "{count} ({total} s), interlock trips: {trips}",
         "rooms": "Rooms",
         "points": "Points",
         "room": "Room",
@@ -752,61 +752,99 @@ def _time(value: datetime | None) -> str:
 
 
 def _render_html(report: DisinfectionReport, language: Language) -> str:
-    text = _LABELS[language]
-    e = html.escape
+    return _HtmlPage(report, language).render()
 
-    def verdict(passed: bool) -> str:
-        word = text["pass"] if passed else text["fail"]
-        return f'<span class="{"pass" if passed else "fail"}">{e(word)}</span>'
 
-    def reasons(items: list[FailureReason]) -> str:
-        rendered = [_REASON_TEXT[language][r.code].format(**r.values) for r in items]
-        return "<br>".join(e(r) for r in rendered)
+class _HtmlPage:
+    """One report as a printable page; every value from outside passes through ``escape``."""
 
-    def interruptions(summary: InterruptionSummary) -> str:
+    def __init__(self, report: DisinfectionReport, language: Language) -> None:
+        self.report = report
+        self.language = language
+        self.text = _LABELS[language]
+
+    @staticmethod
+    def escape(value: str) -> str:
+        return html.escape(value)
+
+    def render(self) -> str:
+        e, text, report = self.escape, self.text, self.report
+        parts = [
+            "<!DOCTYPE html>",
+            f'<html lang="{e(self.language.value)}">',
+            '<head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{e(text['title'])} — {e(report.site)}</title>",
+            f"<style>{_CSS}</style></head>",
+            "<body>",
+            f"<h1>{e(text['title'])}</h1>",
+            f'<p class="verdict {report.verdict}">{e(text[report.verdict])}</p>',
+            *self.summary(),
+            *self.rooms(),
+            *self.points(),
+            *self.interruptions(),
+            *self.unplanned(),
+            '<div class="signature">',
+            f"<p>{e(text['checked_by'])}: <span></span></p>",
+            f"<p>{e(text['date'])}: <span></span></p>",
+            "</div>",
+            "</body></html>",
+        ]
+        return "\n".join(parts) + "\n"
+
+    def verdict(self, passed: bool) -> str:
+        word = self.text["pass"] if passed else self.text["fail"]
+        return f'<span class="{"pass" if passed else "fail"}">{self.escape(word)}</span>'
+
+    def reasons(self, items: list[FailureReason]) -> str:
+        texts = [_REASON_TEXT[self.language][r.code].format(**r.values) for r in items]
+        return "<br>".join(self.escape(t) for t in texts)
+
+    def interruption_totals(self, summary: InterruptionSummary) -> str:
         if summary.count == 0:
             return "—"
-        return e(
-            text["interruption_totals"].format(
-                count=summary.count, total=_fmt(summary.total_s), trips=summary.interlock_trips
-            )
+        totals = self.text["interruption_totals"].format(
+            count=summary.count, total=_fmt(summary.total_s), trips=summary.interlock_trips
         )
+        return self.escape(totals)
 
-    method = text["method_uv" if report.method is DisinfectionMethod.UV else "method_spray"]
-    meta = [
-        (text["site"], e(report.site)),
-        (text["mission"], e(report.mission_name or "—")),
-        (text["method"], e(method)),
-    ]
-    if report.target_dose_mj_cm2 is not None:
-        meta.append((text["target_dose"], e(f"{_fmt(report.target_dose_mj_cm2)} mJ/cm²")))
-    if report.agent is not None:
-        meta.append((text["agent"], e(report.agent)))
-    meta.append((text["interruptions"], interruptions(report.interruption_summary)))
-    if report.safe_to_reenter_after is not None:
-        meta.append((text["reenter"], e(_time(report.safe_to_reenter_after))))
-    meta.append((text["generated_at"], e(_time(report.generated_at))))
+    def table_head(self, headers: list[str]) -> str:
+        cells = "".join(f"<th>{self.escape(h)}</th>" for h in headers)
+        return f"<table><thead><tr>{cells}</tr></thead><tbody>"
 
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{e(language.value)}">',
-        '<head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(text['title'])} — {e(report.site)}</title>",
-        f"<style>{_CSS}</style></head>",
-        "<body>",
-        f"<h1>{e(text['title'])}</h1>",
-        f'<p class="verdict {report.verdict}">{e(text[report.verdict])}</p>',
-        '<table class="meta"><tbody>',
-        *(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in meta),
-        "</tbody></table>",
-    ]
-    if report.rooms:
-        room_label = (
-            text["room_min"] if report.method is DisinfectionMethod.UV else text["delivered"]
-        )
-        header = [text["room"], text["target"], room_label, text["interruptions"], text["result"]]
-        parts += [f"<h2>{e(text['rooms'])}</h2>", _table_head([*header, text["reasons"]])]
+    def summary(self) -> list[str]:
+        e, text, report = self.escape, self.text, self.report
+        uv = report.method is DisinfectionMethod.UV
+        rows = [
+            (text["site"], e(report.site)),
+            (text["mission"], e(report.mission_name or "—")),
+            (text["method"], e(text["method_uv" if uv else "method_spray"])),
+        ]
+        if report.target_dose_mj_cm2 is not None:
+            rows.append((text["target_dose"], e(_amount(report.target_dose_mj_cm2, "mJ/cm²"))))
+        if report.agent is not None:
+            rows.append((text["agent"], e(report.agent)))
+        rows.append((text["interruptions"], self.interruption_totals(report.interruption_summary)))
+        if report.safe_to_reenter_after is not None:
+            rows.append((text["reenter"], e(_time(report.safe_to_reenter_after))))
+        rows.append((text["generated_at"], e(_time(report.generated_at))))
+        body = [f"<tr><th>{e(label)}</th><td>{value}</td></tr>" for label, value in rows]
+        return ['<table class="meta"><tbody>', *body, "</tbody></table>"]
+
+    def rooms(self) -> list[str]:
+        e, text, report = self.escape, self.text, self.report
+        if not report.rooms:
+            return []
+        uv = report.method is DisinfectionMethod.UV
+        headers = [
+            text["room"],
+            text["target"],
+            text["room_min"] if uv else text["delivered"],
+            text["interruptions"],
+            text["result"],
+            text["reasons"],
+        ]
+        parts = [f"<h2>{e(text['rooms'])}</h2>", self.table_head(headers)]
         for room in report.rooms:
             where = ""
             if room.delivered_min_at is not None:
@@ -817,74 +855,53 @@ def _render_html(report: DisinfectionReport, language: Language) -> str:
                 f"<td>{e(room.room)}</td>"
                 f'<td class="num">{e(_amount(room.target, room.unit))}</td>'
                 f'<td class="num">{e(_amount(room.delivered, room.unit))}{where}</td>'
-                f"<td>{interruptions(room.interruption_summary)}</td>"
-                f"<td>{verdict(room.passed)}</td><td>{reasons(room.reasons)}</td></tr>"
+                f"<td>{self.interruption_totals(room.interruption_summary)}</td>"
+                f"<td>{self.verdict(room.passed)}</td><td>{self.reasons(room.reasons)}</td></tr>"
             )
-        parts.append("</tbody></table>")
-    point_header = [
-        text["point"],
-        text["room"],
-        text["level"],
-        text["position"],
-        text["status"],
-        text["target"],
-        text["delivered"],
-        text["planned_dwell"],
-        text["dwell"],
-        text["interruptions"],
-        text["result"],
-        text["reasons"],
-    ]
-    parts += [f"<h2>{e(text['points'])}</h2>", _table_head(point_header)]
-    for point in report.points:
-        position = "—" if point.x is None or point.y is None else f"{point.x:.2f}, {point.y:.2f}"
-        parts.append(
-            "<tr>"
-            f"<td>{e(point.label)}</td><td>{e(point.room or '—')}</td>"
-            f"<td>{e(point.level or '—')}</td><td>{e(position)}</td>"
-            f"<td>{e(point.status or '—')}</td>"
-            f'<td class="num">{e(_amount(point.target, point.unit))}</td>'
-            f'<td class="num">{e(_amount(point.delivered, point.unit))}</td>'
-            f'<td class="num">{e(_num(point.planned_dwell_s))}</td>'
-            f'<td class="num">{e(_num(point.dwell_s))}</td>'
-            f"<td>{interruptions(point.interruption_summary)}</td>"
-            f"<td>{verdict(point.passed)}</td><td>{reasons(point.reasons)}</td></tr>"
-        )
-    parts.append("</tbody></table>")
-    parts += _interruption_section(report, language)
-    if report.unplanned_action_ids:
-        parts.append(f"<h2>{e(text['unplanned'])}</h2><ul>")
-        parts += [f"<li>{e(action_id)}</li>" for action_id in report.unplanned_action_ids]
-        parts.append("</ul>")
-    parts += [
-        '<div class="signature">',
-        f"<p>{e(text['checked_by'])}: <span></span></p>",
-        f"<p>{e(text['date'])}: <span></span></p>",
-        "</div>",
-        "</body></html>",
-    ]
-    return "\n".join(parts) + "\n"
+        return [*parts, "</tbody></table>"]
 
+    def points(self) -> list[str]:
+        e, text = self.escape, self.text
+        keys = ["point", "room", "level", "position", "status", "target", "delivered"]
+        keys += ["planned_dwell", "dwell", "interruptions", "result", "reasons"]
+        parts = [f"<h2>{e(text['points'])}</h2>", self.table_head([text[k] for k in keys])]
+        for point in self.report.points:
+            position = "—"
+            if point.x is not None and point.y is not None:
+                position = f"{point.x:.2f}, {point.y:.2f}"
+            parts.append(
+                "<tr>"
+                f"<td>{e(point.label)}</td><td>{e(point.room or '—')}</td>"
+                f"<td>{e(point.level or '—')}</td><td>{e(position)}</td>"
+                f"<td>{e(point.status or '—')}</td>"
+                f'<td class="num">{e(_amount(point.target, point.unit))}</td>'
+                f'<td class="num">{e(_amount(point.delivered, point.unit))}</td>'
+                f'<td class="num">{e(_num(point.planned_dwell_s))}</td>'
+                f'<td class="num">{e(_num(point.dwell_s))}</td>'
+                f"<td>{self.interruption_totals(point.interruption_summary)}</td>"
+                f"<td>{self.verdict(point.passed)}</td><td>{self.reasons(point.reasons)}</td></tr>"
+            )
+        return [*parts, "</tbody></table>"]
 
-def _table_head(headers: list[str]) -> str:
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>"
+    def interruptions(self) -> list[str]:
+        e, text = self.escape, self.text
+        parts = [f"<h2>{e(text['interruptions'])}</h2>"]
+        rows = [(point, i) for point in self.report.points for i in point.interruptions]
+        if not rows:
+            return [*parts, f"<p>{e(text['no_interruptions'])}</p>"]
+        headers = [text["point"], text["started"], text["duration"], text["cause"]]
+        parts.append(self.table_head(headers))
+        for point, interruption in rows:
+            cause = _CAUSE_TEXT[self.language].get(interruption.cause, interruption.cause)
+            parts.append(
+                f"<tr><td>{e(point.label)}</td><td>{e(_time(interruption.started_at))}</td>"
+                f'<td class="num">{e(_fmt(interruption.duration_s))}</td><td>{e(cause)}</td></tr>'
+            )
+        return [*parts, "</tbody></table>"]
 
-
-def _interruption_section(report: DisinfectionReport, language: Language) -> list[str]:
-    text = _LABELS[language]
-    e = html.escape
-    parts = [f"<h2>{e(text['interruptions'])}</h2>"]
-    rows = [(point, i) for point in report.points for i in point.interruptions]
-    if not rows:
-        return [*parts, f"<p>{e(text['no_interruptions'])}</p>"]
-    headers = [text["point"], text["started"], text["duration"], text["cause"]]
-    parts.append(_table_head(headers))
-    for point, interruption in rows:
-        cause = _CAUSE_TEXT[language].get(interruption.cause, interruption.cause)
-        parts.append(
-            f"<tr><td>{e(point.label)}</td><td>{e(_time(interruption.started_at))}</td>"
-            f'<td class="num">{e(_fmt(interruption.duration_s))}</td><td>{e(cause)}</td></tr>'
-        )
-    parts.append("</tbody></table>")
-    return parts
+    def unplanned(self) -> list[str]:
+        e = self.escape
+        if not self.report.unplanned_action_ids:
+            return []
+        items = [f"<li>{e(action_id)}</li>" for action_id in self.report.unplanned_action_ids]
+        return [f"<h2>{e(self.text['unplanned'])}</h2><ul>", *items, "</ul>"]
