@@ -2,7 +2,13 @@
 
 A malformed, oversized or schema-invalid payload, or one whose header names another robot
 than its topic, is counted by robot and reason, logged at most once per robot per minute,
-and dropped. Nothing a robot sends can stop the ingest.
+and dropped. Nothing a robot sends can stop the ingest, and nothing it sends can grow the
+bookkeeping without bound: past `max_tracked_robots` distinct offenders, counts and log
+slots fold into one "other" bucket (a client inventing serial numbers is an attack, not a
+fleet).
+
+The hot path is one `TypeAdapter.validate_json` per message (the `decode_*` functions)
+and an in-memory update; no database, no second parse.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import collections
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -18,21 +25,32 @@ from fleet_server.fleet.live_state import LiveFleet, RobotKey
 from fleet_server.mqtt_client import MqttLink, Unsubscribe
 from missions.vda5050 import (
     TopicKind,
-    Visualization,
     decode_connection,
+    decode_factsheet,
     decode_state,
     decode_visualization,
     parse_topic,
     subscription_for,
 )
-from missions.vda5050.common import Header
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 LOG_EVERY_S = 60.0
-# VDA 5050 robots publish state/visualization at QoS 0; connection at QoS 1 (§6.14).
-_SUBSCRIBE_QOS = {TopicKind.STATE: 0, TopicKind.VISUALIZATION: 0, TopicKind.CONNECTION: 1}
+MAX_TRACKED_ROBOTS = 1000
+"""Distinct robots that get their own reject counters and log slots."""
+OTHER_ROBOTS = "other"
+"""Label of the bucket for robots beyond `MAX_TRACKED_ROBOTS`."""
+UNKNOWN_ROBOT = "?"
+"""Label for messages whose topic names no robot."""
+
+# VDA 5050 §6.2: state, visualization and factsheet travel at QoS 0, connection at QoS 1.
+_SUBSCRIBE_QOS = {
+    TopicKind.STATE: 0,
+    TopicKind.VISUALIZATION: 0,
+    TopicKind.CONNECTION: 1,
+    TopicKind.FACTSHEET: 0,
+}
 
 
 class RejectReason:
@@ -45,8 +63,26 @@ class RejectReason:
     VERSION = "unsupported_version"
 
 
+class _Identified(Protocol):
+    """The header fields ingest checks; visualization may leave them out (§6.13)."""
+
+    @property
+    def manufacturer(self) -> str | None: ...
+
+    @property
+    def serial_number(self) -> str | None: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+
 class Ingest:
-    """Handlers for the state, visualization and connection topics of every robot."""
+    """Handlers for the state, visualization, connection and factsheet topics of every robot.
+
+    Every message handed to a handler ends up in exactly one of `accepted` (by topic kind),
+    `rejected` (by robot label and reason) or `ignored` (by why), so their totals add up
+    to what arrived.
+    """
 
     def __init__(
         self,
@@ -54,14 +90,21 @@ class Ingest:
         interface: str,
         *,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        max_tracked_robots: int = MAX_TRACKED_ROBOTS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.live = live
         self.interface = interface
         self.max_payload_bytes = max_payload_bytes
+        self.max_tracked_robots = max_tracked_robots
         self._monotonic = monotonic
         self.accepted: collections.Counter[str] = collections.Counter()
         self.rejected: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.ignored: collections.Counter[str] = collections.Counter()
+        self._rejected_total = 0
+        self._labelled: set[str] = set()
+        # robot label -> when its last reject was logged; insertion order is time order
+        # (a re-logged robot is moved to the end), so expired entries sit at the front.
         self._last_logged: dict[str, float] = {}
 
     def subscribe(self, link: MqttLink) -> list[Unsubscribe]:
@@ -70,6 +113,7 @@ class Ingest:
             TopicKind.STATE: self.on_state,
             TopicKind.VISUALIZATION: self.on_visualization,
             TopicKind.CONNECTION: self.on_connection,
+            TopicKind.FACTSHEET: self.on_factsheet,
         }
         return [
             link.subscribe(subscription_for(self.interface, kind), _SUBSCRIBE_QOS[kind], handler)
@@ -91,7 +135,7 @@ class Ingest:
             self.accepted[TopicKind.STATE] += 1
 
     def on_visualization(self, topic: str, payload: bytes) -> None:
-        """A `visualization` message (VDA 5050 §6.16)."""
+        """A `visualization` message (VDA 5050 §6.13)."""
         key = self._robot_key(topic, payload)
         if key is None:
             return
@@ -101,7 +145,9 @@ class Ingest:
             self._reject(key, RejectReason.INVALID, exc)
             return
         if self._header_matches(key, message):
-            self.live.apply_position(key, message.agv_position, self._monotonic())
+            self.live.apply_position(
+                key, message.agv_position, self._monotonic(), message.timestamp
+            )
             self.accepted[TopicKind.VISUALIZATION] += 1
 
     def on_connection(self, topic: str, payload: bytes) -> None:
@@ -110,7 +156,9 @@ class Ingest:
         if key is None:
             return
         if not payload:
-            return  # a cleared retained message
+            # An empty retained message is how a retained connection state is cleared.
+            self.ignored["retained_cleared"] += 1
+            return
         try:
             message = decode_connection(payload)
         except ValidationError as exc:
@@ -120,11 +168,38 @@ class Ingest:
             self.live.apply_connection(key, message.connection_state, self._monotonic())
             self.accepted[TopicKind.CONNECTION] += 1
 
+    def on_factsheet(self, topic: str, payload: bytes) -> None:
+        """A `factsheet` message (VDA 5050 §6.15), kept as the robot's latest."""
+        key = self._robot_key(topic, payload)
+        if key is None:
+            return
+        if not payload:
+            self.ignored["retained_cleared"] += 1
+            return
+        try:
+            message = decode_factsheet(payload)
+        except ValidationError as exc:
+            self._reject(key, RejectReason.INVALID, exc)
+            return
+        if self._header_matches(key, message):
+            self.live.apply_factsheet(key, message, self._monotonic())
+            self.accepted[TopicKind.FACTSHEET] += 1
+
+    @property
+    def rejected_total(self) -> int:
+        """All rejected messages so far."""
+        return self._rejected_total
+
+    @property
+    def handled_total(self) -> int:
+        """Every message the handlers were given: accepted + rejected + ignored."""
+        return sum(self.accepted.values()) + self._rejected_total + sum(self.ignored.values())
+
     def _robot_key(self, topic: str, payload: bytes) -> RobotKey | None:
         try:
             identity = parse_topic(topic)
         except ValueError as exc:
-            self._reject(("?", "?"), RejectReason.BAD_TOPIC, f"{topic!r}: {exc}")
+            self._reject((UNKNOWN_ROBOT, UNKNOWN_ROBOT), RejectReason.BAD_TOPIC, exc)
             return None
         key = (identity.manufacturer, identity.serial_number)
         if len(payload) > self.max_payload_bytes:
@@ -132,31 +207,63 @@ class Ingest:
             return None
         return key
 
-    def _header_matches(self, key: RobotKey, header: Header | Visualization) -> bool:
-        # Visualization may omit its header (§6.13); what is given must match the topic.
-        manufacturer = header.manufacturer or key[0]
-        serial_number = header.serial_number or key[1]
-        if (manufacturer, serial_number) != key:
+    def _header_matches(self, key: RobotKey, header: _Identified) -> bool:
+        # Visualization may omit its header (§6.13); whatever is given must match the topic.
+        manufacturer, serial_number = header.manufacturer, header.serial_number
+        if (manufacturer is not None and manufacturer != key[0]) or (
+            serial_number is not None and serial_number != key[1]
+        ):
             self._reject(
                 key,
                 RejectReason.IDENTITY_MISMATCH,
-                f"header says {header.manufacturer}/{header.serial_number}",
+                f"header says {manufacturer}/{serial_number}",
             )
             return False
-        if header.version is not None and not header.version.startswith("2."):
-            self._reject(key, RejectReason.VERSION, f"version {header.version}")
+        version = header.version
+        if version is not None and not version.startswith("2."):
+            self._reject(key, RejectReason.VERSION, f"version {version}")
             return False
         return True
 
     def _reject(self, key: RobotKey, reason: str, detail: object) -> None:
         robot = "/".join(key)
-        self.rejected[(robot, reason)] += 1
-        now = self._monotonic()
-        if now - self._last_logged.get(robot, float("-inf")) >= LOG_EVERY_S:
-            self._last_logged[robot] = now
+        label = robot
+        if robot not in self._labelled:
+            if len(self._labelled) < self.max_tracked_robots:
+                self._labelled.add(robot)
+            else:
+                label = OTHER_ROBOTS
+        self.rejected[(label, reason)] += 1
+        self._rejected_total += 1
+        if self._log_slot_free(robot):
             log.warning("dropped message from %s: %s: %s", robot, reason, detail)
 
-    @property
-    def rejected_total(self) -> int:
-        """All rejected messages so far."""
-        return sum(self.rejected.values())
+    def _log_slot_free(self, robot: str) -> bool:
+        """Whether a reject from this robot may be logged now (once per LOG_EVERY_S)."""
+        now = self._monotonic()
+        last_logged = self._last_logged
+        last = last_logged.get(robot)
+        if last is not None:
+            if now - last < LOG_EVERY_S:
+                return False
+            del last_logged[robot]  # re-inserted below, at the end: keeps time order
+        elif len(last_logged) >= self.max_tracked_robots:
+            self._forget_expired_log_slots(now)
+            if len(last_logged) >= self.max_tracked_robots:
+                # Too many distinct robots within one minute: they share one slot.
+                robot = OTHER_ROBOTS
+                other = last_logged.get(OTHER_ROBOTS)
+                if other is not None:
+                    if now - other < LOG_EVERY_S:
+                        return False
+                    del last_logged[OTHER_ROBOTS]
+        last_logged[robot] = now
+        return True
+
+    def _forget_expired_log_slots(self, now: float) -> None:
+        last_logged = self._last_logged
+        while last_logged:
+            robot, last = next(iter(last_logged.items()))
+            if now - last < LOG_EVERY_S:
+                return
+            del last_logged[robot]
