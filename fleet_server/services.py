@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fleet_server.broker import EmbeddedBroker, make_embedded_broker
 from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet
+from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.settings import Settings
 
@@ -29,6 +30,7 @@ class FleetServices:
     live: LiveFleet
     link: MqttLink
     ingest: Ingest
+    orders: OrderPublisher
     broker: EmbeddedBroker | None = None
 
 
@@ -37,6 +39,25 @@ async def _sweep_silent_robots(live: LiveFleet) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         live.mark_silent_offline(time.monotonic())
+
+
+def _start_order_publisher(
+    stack: contextlib.AsyncExitStack, link: MqttLink, live: LiveFleet, interface: str
+) -> OrderPublisher:
+    """Orders out with a bounded resend; its timer task stops before the link does."""
+    # OrderPublisher logs a warning when it gives up or a robot rejects; alarms hook in here
+    # through on_gave_up / on_rejected once they exist.
+    orders = OrderPublisher(link, live, interface)
+    resend = asyncio.create_task(orders.run(), name="order-resend")
+
+    async def stop() -> None:
+        resend.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await resend
+        orders.close()
+
+    stack.push_async_callback(stop)
+    return orders
 
 
 @contextlib.asynccontextmanager
@@ -67,4 +88,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
                 await sweeper
 
         stack.push_async_callback(stop_sweeper)
-        yield FleetServices(settings=settings, live=live, link=link, ingest=ingest, broker=broker)
+        orders = _start_order_publisher(stack, link, live, settings.vda_interface)
+        yield FleetServices(
+            settings=settings, live=live, link=link, ingest=ingest, orders=orders, broker=broker
+        )
