@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from types import FrameType
 
@@ -14,7 +13,7 @@ import uvicorn
 from fleet_server.app import create_app
 from fleet_server.settings import Settings
 from robot_agent.config import AgentConfig
-from sim.fleet import SimFleet, SimulatedRobot
+from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
 from sim.kinematic import KinematicRobot, LoopRoute
 
 log = logging.getLogger(__name__)
@@ -42,22 +41,6 @@ def demo_robots(broker_url: str, interface: str, count: int) -> list[SimulatedRo
     return robots
 
 
-def _run_sim_thread(fleet: SimFleet, stop_flag: threading.Event) -> None:
-    async def main() -> None:
-        stop = asyncio.Event()
-
-        loop = asyncio.get_running_loop()
-        # The flag is set from the server's thread; hand it to this loop safely.
-        threading.Thread(
-            target=lambda: (stop_flag.wait(), loop.call_soon_threadsafe(stop.set)),
-            name="sim-stop-watch",
-            daemon=True,
-        ).start()
-        await fleet.run(stop)
-
-    asyncio.run(main())
-
-
 class _DemoServer(uvicorn.Server):
     """Stops the simulated robots first on Ctrl-C, so they say OFFLINE before the broker goes."""
 
@@ -76,13 +59,11 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
     )
-    stop_flag = threading.Event()
-    sim_thread: threading.Thread | None = None
+    sim: SimFleetThread | None = None
 
     def stop_robots() -> None:
-        stop_flag.set()
-        if sim_thread is not None:
-            sim_thread.join(timeout=10)
+        if sim is not None:
+            sim.stop()
 
     server = _DemoServer(config, stop_robots)
     serve = asyncio.create_task(server.serve())
@@ -95,10 +76,7 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
     fleet = SimFleet(
         demo_robots(f"mqtt://{endpoint.host}:{endpoint.port}", settings.vda_interface, robot_count)
     )
-    sim_thread = threading.Thread(
-        target=_run_sim_thread, args=(fleet, stop_flag), name="sim-fleet", daemon=True
-    )
-    sim_thread.start()
+    sim = SimFleetThread(fleet).start()
     url = f"http://{settings.http_host}:{settings.http_port}"
     print(f"Fleet demo: console and API at {url}  (robots: {url}/api/v1/robots)", flush=True)
     print(

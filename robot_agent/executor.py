@@ -65,11 +65,15 @@ class ActionRun:
 
     def state(self) -> ActionState:
         """The VDA 5050 actionState."""
+        # PAUSED is in the spec's table 2 (§6.11) but not in the official 2.1.0
+        # state.schema enum; a paused action is reported RUNNING, with `paused: true` on
+        # the vehicle, so every state we send validates against the schema.
+        status = ActionStatus.RUNNING if self.status is ActionStatus.PAUSED else self.status
         return ActionState(
             action_id=self.action.action_id,
             action_type=self.action.action_type,
             action_description=self.action.action_description,
-            action_status=self.status,
+            action_status=status,
             result_description=self.result,
         )
 

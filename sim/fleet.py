@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -57,3 +58,37 @@ class SimFleet:
             group.create_task(self._physics(stop))
             for agent in self.agents:
                 group.create_task(agent.run(stop))
+
+
+class SimFleetThread:
+    """Runs a `SimFleet` on its own event loop in a background thread (demo and tests)."""
+
+    def __init__(self, fleet: SimFleet) -> None:
+        self.fleet = fleet
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="sim-fleet", daemon=True)
+
+    def _main(self) -> None:
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            # The flag is set from another thread; hand it to this loop safely.
+            threading.Thread(
+                target=lambda: (self._stop.wait(), loop.call_soon_threadsafe(stop.set)),
+                name="sim-stop-watch",
+                daemon=True,
+            ).start()
+            await self.fleet.run(stop)
+
+        asyncio.run(run())
+
+    def start(self) -> SimFleetThread:
+        """Start the thread; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop every agent (they say OFFLINE) and join the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
