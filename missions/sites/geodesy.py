@@ -124,6 +124,8 @@ _GCJ_EE = 0.00669342162296594323
 
 
 def _outside_china(lon: float, lat: float) -> bool:
+    # The customary rectangle that goes with the public formula; it also covers parts of
+    # neighbouring countries (e.g. Singapore, Korea): export those sites in WGS84.
     return not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271)
 
 

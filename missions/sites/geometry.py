@@ -74,12 +74,19 @@ def segment_enters_polygon(
 
 
 def signed_area(ring: Sequence[Point]) -> float:
-    """Shoelace area; positive for counter-clockwise rings."""
+    """Shoelace area; positive for counter-clockwise rings.
+
+    Coordinates are taken relative to the first vertex: with lon/lat near 114, 22 the raw
+    products cancel catastrophically for centimetre-sized rings.
+    """
+    if not ring:
+        return 0.0
+    x0, y0 = ring[0]
     total = 0.0
     n = len(ring)
     for i in range(n):
-        x1, y1 = ring[i]
-        x2, y2 = ring[(i + 1) % n]
+        x1, y1 = ring[i][0] - x0, ring[i][1] - y0
+        x2, y2 = ring[(i + 1) % n][0] - x0, ring[(i + 1) % n][1] - y0
         total += x1 * y2 - x2 * y1
     return total / 2.0
 
