@@ -1,0 +1,1 @@
+"""Authentication and authorisation: passwords, access tokens, API tokens, roles per site, audit."""

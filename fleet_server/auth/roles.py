@@ -1,0 +1,102 @@
+"""Roles, per-site grants and what a signed-in principal may do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """A role, from most to least powerful; a higher role can do all a lower one can."""
+
+    ADMIN = "admin"
+    SITE_MANAGER = "site_manager"
+    DISPATCHER = "dispatcher"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more powerful."""
+        return _RANK[self]
+
+    def includes(self, other: Role) -> bool:
+        """True when this role can do everything `other` can."""
+        return self.rank >= other.rank
+
+
+_RANK = {Role.VIEWER: 1, Role.DISPATCHER: 2, Role.SITE_MANAGER: 3, Role.ADMIN: 4}
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """A role at one site, or at every site when `site_id` is None."""
+
+    role: Role
+    site_id: str | None = None
+
+    def covers(self, other: Grant) -> bool:
+        """True when holding this grant implies holding `other`."""
+        return self.role.includes(other.role) and (
+            self.site_id is None or self.site_id == other.site_id
+        )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user signed in with a password session or an API token."""
+
+    user_id: int
+    username: str
+    grants: frozenset[Grant]
+    via_api_token: str | None = None
+    """The prefix of the API token used, None for a password session."""
+
+    def has(self, role: Role, site_id: str | None = None) -> bool:
+        """True when the principal holds `role` (or higher) at `site_id` (None: every site)."""
+        wanted = Grant(role, site_id)
+        return any(grant.covers(wanted) for grant in self.grants)
+
+    def has_anywhere(self, role: Role) -> bool:
+        """True when the principal holds `role` (or higher) at some site."""
+        return any(grant.role.includes(role) for grant in self.grants)
+
+    def sites_with(self, role: Role) -> frozenset[str] | None:
+        """The sites where the principal holds `role`; None means every site."""
+        sites: set[str] = set()
+        for grant in self.grants:
+            if grant.role.includes(role):
+                if grant.site_id is None:
+                    return None
+                sites.add(grant.site_id)
+        return frozenset(sites)
+
+
+def _site_meet(a: str | None, b: str | None) -> tuple[bool, str | None]:
+    """Where two site scopes overlap: (overlap exists, the common scope)."""
+    if a is None:
+        return True, b
+    if b is None or a == b:
+        return True, a
+    return False, None
+
+
+def effective_token_grants(
+    owner_grants: Iterable[Grant], token_grants: Iterable[Grant] | None
+) -> frozenset[Grant]:
+    """What an API token may do: its own grants, cut down to what its owner holds now.
+
+    A token without grants of its own acts with all of its owner's grants. Otherwise each
+    token grant meets each owner grant: the lower of the two roles, where both scopes overlap.
+    """
+    owner = frozenset(owner_grants)
+    if token_grants is None:
+        return owner
+    granted: set[Grant] = set()
+    for wanted in token_grants:
+        for held in owner:
+            overlap, site_id = _site_meet(wanted.site_id, held.site_id)
+            if overlap:
+                role = wanted.role if held.role.includes(wanted.role) else held.role
+                granted.add(Grant(role, site_id))
+    return frozenset(granted)

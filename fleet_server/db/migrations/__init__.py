@@ -1,0 +1,1 @@
+"""Alembic migration environment; run through `fleet_server.db.migrate`."""

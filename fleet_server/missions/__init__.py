@@ -1,0 +1,1 @@
+"""Server-side mission handling: the lifecycle state machine and its persistence."""
