@@ -65,6 +65,8 @@ class ActionContext:
     adapter: PlatformAdapter
     monotonic: Callable[[], float]
     wallclock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    uv_irradiance_at_1m_mw_cm2: float = 2.67
+    spray_rate_ml_s: float = 4.0
 
     def iso(self, at: datetime | None = None) -> str:
         """A UTC timestamp for result descriptions."""
@@ -134,12 +136,16 @@ class ChargingHandler(ActionHandler):
 
 
 class TimedHandler(ActionHandler):
-    """An action that needs `need_s` seconds of effective time; pauses stop its clock."""
+    """An action that needs `need_s` seconds of effective time; interruptions stop its clock.
+
+    It gives up (FAILED) once interruptions add up to more than `maxInterruptionS`.
+    """
 
     need_s: float = 0.0
 
     def __init__(self, action: Action, ctx: ActionContext) -> None:
         super().__init__(action, ctx)
+        self.max_interruption_s = number_param(action, "maxInterruptionS", 600.0)
         self.effective_s = 0.0
         self.paused = False
         self._last: float | None = None
@@ -177,7 +183,19 @@ class TimedHandler(ActionHandler):
             self._end_interruption(now)
             self.result_description = self.result()
             return ActionStatus.FINISHED
+        if self._interrupted_total(now) > self.max_interruption_s:
+            self.on_progress(False)
+            self._end_interruption(now)
+            self.result_description = self.result()
+            return ActionStatus.FAILED
         return ActionStatus.PAUSED if self.paused else ActionStatus.RUNNING
+
+    def _interrupted_total(self, now: float) -> float:
+        total = sum(float(i["durationS"]) for i in self.interruptions)
+        if self._interrupted_since is not None and not self.paused:
+            # A pause is the operator's choice, not a failure to make progress.
+            total += now - self._interrupted_since[0]
+        return total
 
     def _end_interruption(self, now: float) -> None:
         if self._interrupted_since is None:
@@ -217,22 +235,34 @@ class TimedHandler(ActionHandler):
 
 
 class UvDisinfectHandler(TimedHandler):
-    """`uvDisinfect`: lamp on for dwellS seconds, only while nobody is near (interlock).
+    """`uvDisinfect` (docs/protocol.md): lamp on for dwellS of lamp-on time, interlocked.
 
-    Parameters: dwellS (required), targetDoseMjCm2, distanceM (default 1),
-    irradianceMwCm2 (lamp irradiance at 1 m; default 2.67).
+    Parameters: lamp (dwell | on | off), dwellS, targetDoseMjCm2, distanceM,
+    irradianceAt1mMwCm2 (default: this robot's lamp), maxInterruptionS.
     """
 
     def __init__(self, action: Action, ctx: ActionContext) -> None:
         super().__init__(action, ctx)
-        self.need_s = number_param(action, "dwellS")
-        self.target = number_param(action, "targetDoseMjCm2", 0.0)
-        self.distance_m = number_param(action, "distanceM", 1.0, minimum=0.01)
-        lamp = number_param(action, "irradianceMwCm2", 2.67, minimum=1e-6)
+        self.mode = text_param(action, "lamp", "dwell")
+        if self.mode not in ("dwell", "on", "off"):
+            raise ActionParameterError(action, "lamp", "must be dwell, on or off")
+        dwell = self.mode == "dwell"
+        self.need_s = number_param(action, "dwellS", None if dwell else 0.0)
+        self.target = number_param(action, "targetDoseMjCm2", None if dwell else 0.0)
+        self.distance_m = number_param(action, "distanceM", None if dwell else 1.0, minimum=0.01)
+        lamp = number_param(
+            action, "irradianceAt1mMwCm2", ctx.uv_irradiance_at_1m_mw_cm2, minimum=1e-6
+        )
         self.irradiance = irradiance_at(LampModel(irradiance_at_1m_mw_cm2=lamp), self.distance_m)
         self.lamp_on = False
 
     def start(self) -> ActionStatus:
+        if self.mode != "dwell":
+            on = self.mode == "on" and self.ctx.adapter.people_nearby() == 0
+            if not self.ctx.adapter.set_device(Device.UV_LAMP, on):
+                self.result_description = "no UV lamp on this robot"
+                return ActionStatus.FAILED
+            return ActionStatus.FINISHED
         if not self.ctx.adapter.set_device(Device.UV_LAMP, False):
             self.result_description = "no UV lamp on this robot"
             return ActionStatus.FAILED
@@ -260,12 +290,14 @@ class UvDisinfectHandler(TimedHandler):
 
 
 class SprayDisinfectHandler(TimedHandler):
-    """`sprayDisinfect`: sprayer on for durationS at rateMlPerS, nobody near."""
+    """`sprayDisinfect` (docs/protocol.md): dispense volumeMl of agent, nobody near."""
 
     def __init__(self, action: Action, ctx: ActionContext) -> None:
         super().__init__(action, ctx)
-        self.need_s = number_param(action, "durationS")
-        self.rate = number_param(action, "rateMlPerS", 5.0)
+        self.agent = text_param(action, "agent")
+        self.volume_ml = number_param(action, "volumeMl")
+        self.rate = ctx.spray_rate_ml_s
+        self.need_s = self.volume_ml / self.rate
         self.spraying = False
 
     def start(self) -> ActionStatus:
@@ -277,6 +309,8 @@ class SprayDisinfectHandler(TimedHandler):
     def blocked_by(self) -> str | None:
         if self.paused:
             return "pauseRequested"
+        if self.ctx.adapter.emergency_stop_active():
+            return "emergencyStop"
         return "personDetected" if self.ctx.adapter.people_nearby() > 0 else None
 
     def on_progress(self, running: bool) -> None:
@@ -286,7 +320,7 @@ class SprayDisinfectHandler(TimedHandler):
 
     def result_fields(self) -> dict[str, Any]:
         return {
-            "sprayedVolumeMl": round(self.rate * self.effective_s, 3),
+            "sprayedVolumeMl": round(min(self.volume_ml, self.rate * self.effective_s), 3),
             "durationS": round(self.effective_s, 3),
         }
 

@@ -35,6 +35,7 @@ from robot_agent.actions import ActionContext
 from robot_agent.adapter import PlatformAdapter
 from robot_agent.config import AgentConfig
 from robot_agent.executor import OrderExecutor, make_error
+from robot_agent.factsheet import build_factsheet
 from robot_agent.link import VdaLink
 from robot_agent.orders import ErrorType
 
@@ -63,9 +64,16 @@ class Agent:
         self._state_requested = False
         self.operating_mode = OperatingMode.AUTOMATIC
         self.executor = OrderExecutor(
-            ActionContext(adapter=adapter, monotonic=monotonic),
+            ActionContext(
+                adapter=adapter,
+                monotonic=monotonic,
+                uv_irradiance_at_1m_mw_cm2=config.robot.uv_irradiance_at_1m_mw_cm2,
+                spray_rate_ml_s=config.robot.spray_rate_ml_s,
+            ),
             on_state_request=self._request_state,
+            on_factsheet_request=self._request_factsheet,
         )
+        self._factsheet_requested = False
 
     @property
     def link(self) -> VdaLink:
@@ -103,6 +111,10 @@ class Agent:
             self._last_state_at = now
             self._last_fingerprint = fingerprint
             self._state_requested = False
+        if self._factsheet_requested and self.link.connected:
+            factsheet = build_factsheet(self.config, self.link.next_header(TopicKind.FACTSHEET))
+            if self.link.publish(TopicKind.FACTSHEET, encode(factsheet)):
+                self._factsheet_requested = False
         vis_due = now - self._last_visualization_at >= self.config.visualization_interval_s
         if (
             vis_due
@@ -122,9 +134,14 @@ class Agent:
     def _request_state(self) -> None:
         self._state_requested = True
 
+    def _request_factsheet(self) -> None:
+        self._factsheet_requested = True
+
     def _on_connected(self) -> None:
-        # VDA 5050 §6.14: after (re)connecting, publish a full state at once.
+        # VDA 5050 §6.14: after (re)connecting, publish a full state at once; the
+        # factsheet tells the server what this robot can do.
         self._state_requested = True
+        self._factsheet_requested = True
 
     def _on_inbound(self, kind: TopicKind, payload: bytes) -> None:
         try:

@@ -33,6 +33,30 @@ class AdapterConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+Capability = Literal["patrol", "uv_disinfection", "spray_disinfection", "guidance", "reception"]
+
+
+def _default_capabilities() -> list[Capability]:
+    return ["patrol"]
+
+
+class RobotDescription(BaseModel):
+    """What kind of robot this is; goes into the VDA 5050 factsheet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(default="service_robot", min_length=1, max_length=64)
+    capabilities: list[Capability] = Field(default_factory=lambda: _default_capabilities())
+    max_speed_m_s: float = Field(default=1.0, gt=0, le=5)
+    acceleration_m_s2: float = Field(default=0.5, gt=0, le=10)
+    length_m: float = Field(default=0.8, gt=0, le=5)
+    width_m: float = Field(default=0.6, gt=0, le=5)
+    height_m: float = Field(default=1.4, gt=0, le=5)
+    uv_irradiance_at_1m_mw_cm2: float = Field(default=2.67, gt=0, le=1000)
+    """The robot's own lamp, used when an order does not state the irradiance it planned with."""
+    spray_rate_ml_s: float = Field(default=4.0, gt=0, le=1000)
+
+
 class AgentConfig(BaseModel):
     """Everything one onboard agent needs to know."""
 
@@ -52,6 +76,7 @@ class AgentConfig(BaseModel):
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
     adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    robot: RobotDescription = Field(default_factory=RobotDescription)
 
     @field_validator("manufacturer", "serial_number")
     @classmethod

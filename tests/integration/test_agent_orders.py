@@ -134,7 +134,7 @@ def test_order_lifecycle_accept_update_reject_ignore(robot: Robot) -> None:
 
 
 def test_pause_resume_and_cancel(robot: Robot) -> None:
-    uv = action("uvDisinfect", "uv1", dwellS=60.0, targetDoseMjCm2=100.0)
+    uv = action("uvDisinfect", "uv1", dwellS=60.0, targetDoseMjCm2=100.0, distanceM=1.0)
     robot.send(
         "order",
         order("o2", [N("a", 0, 0), N("b", 2, 0, actions=[uv]), N("c", 6, 0)], serial=SERIAL),
@@ -158,6 +158,16 @@ def test_pause_resume_and_cancel(robot: Robot) -> None:
     x = robot.body.x
     time.sleep(1.0)
     assert robot.body.x == x and not robot.last_state()["driving"]
+
+
+def test_factsheet_on_connect_and_on_request(robot: Robot) -> None:
+    def factsheets() -> int:
+        return sum(1 for m in robot.master.snapshot() if m.topic == f"{BASE}/factsheet")
+
+    assert wait_until(lambda: factsheets() >= 1, 5)
+    robot.send("instantActions", instant(action("factsheetRequest", "f1"), serial=SERIAL))
+    assert wait_until(lambda: factsheets() >= 2, 5)
+    assert wait_until(lambda: robot.action_status("f1") == "FINISHED", 5)
 
 
 def test_broker_restart_mid_order_robot_finishes_and_reports(

@@ -153,7 +153,12 @@ def test_unknown_actions_and_bad_parameters_refuse_the_order(
 
 def test_uv_lamp_only_while_nobody_is_near_and_dose_reaches_target(h: Harness) -> None:
     uv = action(
-        "uvDisinfect", "uv1", dwellS=10.0, targetDoseMjCm2=26.7, distanceM=1.0, irradianceMwCm2=2.67
+        "uvDisinfect",
+        "uv1",
+        dwellS=10.0,
+        targetDoseMjCm2=26.7,
+        distanceM=1.0,
+        irradianceAt1mMwCm2=2.67,
     )
     h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 1, 0, actions=[uv])]))
     h.run(3)
@@ -174,7 +179,7 @@ def test_uv_lamp_only_while_nobody_is_near_and_dose_reaches_target(h: Harness) -
 
 
 def test_pause_holds_driving_and_the_dose_clock(h: Harness) -> None:
-    uv = action("uvDisinfect", "uv1", dwellS=4.0)
+    uv = action("uvDisinfect", "uv1", dwellS=4.0, targetDoseMjCm2=10.7, distanceM=1.0)
     h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[uv]), N("b", 4, 0)]))
     h.run(1)
     h.ex.receive_instant_actions(instant(action("startPause", "p1")))
@@ -192,7 +197,7 @@ def test_pause_holds_driving_and_the_dose_clock(h: Harness) -> None:
 
 
 def test_cancel_order_fails_running_actions_and_stops(h: Harness) -> None:
-    uv = action("uvDisinfect", "uv1", dwellS=30.0)
+    uv = action("uvDisinfect", "uv1", dwellS=30.0, targetDoseMjCm2=80.0, distanceM=1.0)
     h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 1, 0, actions=[uv]), N("c", 5, 0)]))
     h.run(4)
     assert h.status("uv1") is ActionStatus.RUNNING
