@@ -43,7 +43,13 @@ def _state(**changes: Any) -> bytes:
         "nodeStates": [],
         "edgeStates": [],
         "actionStates": [],
-        "agvPosition": {"x": 1.5, "y": 2.0, "theta": 0.1, "mapId": "L1", "positionInitialized": True},
+        "agvPosition": {
+            "x": 1.5,
+            "y": 2.0,
+            "theta": 0.1,
+            "mapId": "L1",
+            "positionInitialized": True,
+        },
         "batteryState": {"batteryCharge": 77.0, "charging": False},
         "errors": [],
         "safetyState": {"eStop": "NONE", "fieldViolation": False},
@@ -83,7 +89,15 @@ def test_connection_lifecycle_emits_events(ingest: Ingest) -> None:
 
 
 def test_visualization_without_header_is_accepted(ingest: Ingest) -> None:
-    body = {"agvPosition": {"x": 3.0, "y": 4.0, "theta": 0.0, "mapId": "L2", "positionInitialized": True}}
+    body = {
+        "agvPosition": {
+            "x": 3.0,
+            "y": 4.0,
+            "theta": 0.0,
+            "mapId": "L2",
+            "positionInitialized": True,
+        }
+    }
     ingest.on_visualization(TOPIC.format(kind="visualization"), json.dumps(body).encode())
     robot = ingest.live.get("acme", "r1")
     assert robot is not None and robot.pose is not None and robot.pose.map_id == "L2"
@@ -93,7 +107,11 @@ def test_visualization_without_header_is_accepted(ingest: Ingest) -> None:
     ("topic", "payload", "reason"),
     [
         ("uagv/v2/acme/r1/state", b"{not json", RejectReason.INVALID),
-        ("uagv/v2/acme/r1/state", _state(batteryState={"batteryCharge": "full"}), RejectReason.INVALID),
+        (
+            "uagv/v2/acme/r1/state",
+            _state(batteryState={"batteryCharge": "full"}),
+            RejectReason.INVALID,
+        ),
         ("uagv/v2/acme/r1/state", _state(operatingMode="AUTO"), RejectReason.INVALID),
         ("uagv/v2/acme/r1/state", _state(serialNumber="r2"), RejectReason.IDENTITY_MISMATCH),
         ("uagv/v2/acme/r1/state", _state(version="1.1.0"), RejectReason.VERSION),
