@@ -413,6 +413,44 @@ class GuideWaitHandler(ActionHandler):
         return ActionStatus.RUNNING
 
 
+class BuildingRequestHandler(ActionHandler):
+    """`openDoor` (doorName) and `callLift` (liftName, toMapId): wait for the building.
+
+    Keeps asking until the door is open or the lift is here; FAILED after timeoutS
+    (default 120 s), which the server sees and re-plans.
+    """
+
+    def __init__(self, action: Action, ctx: ActionContext) -> None:
+        super().__init__(action, ctx)
+        self.timeout_s = number_param(action, "timeoutS", 120.0)
+        if action.action_type == "openDoor":
+            self.door = text_param(action, "doorName")
+        else:
+            self.lift = text_param(action, "liftName")
+            self.to_map_id = text_param(action, "toMapId")
+        self._since = 0.0
+
+    def _ready(self) -> bool:
+        if self.action.action_type == "openDoor":
+            return self.ctx.adapter.request_door(self.door)
+        here = self.ctx.adapter.read_pose().map_id
+        return self.ctx.adapter.request_lift(self.lift, here, self.to_map_id)
+
+    def start(self) -> ActionStatus:
+        self._since = self.ctx.monotonic()
+        return self.tick()
+
+    def tick(self) -> ActionStatus:
+        waited = self.ctx.monotonic() - self._since
+        if self._ready():
+            self.result_description = json.dumps({"v": RESULT_VERSION, "waitedS": round(waited, 3)})
+            return ActionStatus.FINISHED
+        if waited >= self.timeout_s:
+            self.result_description = f"{self.action.action_type} timed out after {waited:.0f} s"
+            return ActionStatus.FAILED
+        return ActionStatus.RUNNING
+
+
 HandlerFactory = Callable[[Action, ActionContext], ActionHandler]
 
 ORDER_ACTIONS: dict[str, HandlerFactory] = {
@@ -423,6 +461,8 @@ ORDER_ACTIONS: dict[str, HandlerFactory] = {
     "sprayDisinfect": SprayDisinfectHandler,
     "patrolCheck": PatrolCheckHandler,
     "guideWaitForPerson": GuideWaitHandler,
+    "openDoor": BuildingRequestHandler,
+    "callLift": BuildingRequestHandler,
 }
 """Actions that may stand on nodes (and, where the spec allows, be sent instantly)."""
 

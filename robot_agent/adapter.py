@@ -141,3 +141,11 @@ class PlatformAdapter(Protocol):
     def emergency_stop_active(self) -> bool:
         """True while a hardware emergency stop is pressed."""
         ...
+
+    def request_door(self, door: str) -> bool:
+        """Ask the building to open a door; True once it is open for the robot."""
+        ...
+
+    def request_lift(self, lift: str, from_map_id: str, to_map_id: str) -> bool:
+        """Call a lift to this level; True once the cabin is here with its doors open."""
+        ...

@@ -60,6 +60,23 @@ def supported_actions(capabilities: list[str]) -> list[AgvAction]:
             text="say a prompt",
         ),
     ]
+    actions += [
+        _action(
+            "openDoor",
+            [_NODE],
+            _P(key="doorName", value_data_type=_STR),
+            _P(key="timeoutS", value_data_type=_NUM, is_optional=True),
+            text="wait until the building opens the door",
+        ),
+        _action(
+            "callLift",
+            [_NODE],
+            _P(key="liftName", value_data_type=_STR),
+            _P(key="toMapId", value_data_type=_STR),
+            _P(key="timeoutS", value_data_type=_NUM, is_optional=True),
+            text="call the lift and wait until it is here; the next edge is the ride",
+        ),
+    ]
     if "patrol" in capabilities:
         actions.append(
             _action(

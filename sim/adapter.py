@@ -21,6 +21,12 @@ class SimSurroundings:
     charger_radius_m: float = 0.5
     emergency_stop: bool = False
     devices: frozenset[Device] = frozenset({Device.UV_LAMP, Device.SPRAYER})
+    closed_doors: set[str] = field(default_factory=set)
+    """Doors that stay shut however often they are requested (a fault)."""
+    busy_lifts: set[str] = field(default_factory=set)
+    """Lifts that do not come (busy or out of service)."""
+    door_requests: list[str] = field(default_factory=list)
+    lift_requests: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class SimAdapter:
@@ -117,3 +123,13 @@ class SimAdapter:
     def emergency_stop_active(self) -> bool:
         """Simulated emergency stop button."""
         return self.surroundings.emergency_stop
+
+    def request_door(self, door: str) -> bool:
+        """Doors open on request unless the world keeps them shut."""
+        self.surroundings.door_requests.append(door)
+        return door not in self.surroundings.closed_doors
+
+    def request_lift(self, lift: str, from_map_id: str, to_map_id: str) -> bool:
+        """Lifts come at once unless the world says they are busy."""
+        self.surroundings.lift_requests.append((lift, from_map_id, to_map_id))
+        return lift not in self.surroundings.busy_lifts

@@ -288,3 +288,22 @@ def test_lift_ride_changes_level(h: Harness) -> None:
     assert h.body.map_id == "L1"
     h.run(6)
     assert (h.body.map_id, h.ex.book.last_node_id) == ("L2", "w")
+
+
+def test_door_and_lift_requests_wait_for_the_building(h: Harness) -> None:
+    door = action("openDoor", "d1", doorName="ward_door")
+    lift = action("callLift", "l1", liftName="LiftA", toMapId="L2", timeoutS=3.0)
+    h.world.closed_doors = {"ward_door"}
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[door]), N("b", 1, 0)]))
+    h.run(1)
+    assert h.status("d1") is ActionStatus.RUNNING and h.body.x == 0.0
+    h.world.closed_doors = set()
+    h.run(3)
+    assert h.status("d1") is ActionStatus.FINISHED and h.ex.book.last_node_id == "b"
+    h.world.busy_lifts = {"LiftA"}
+    h.ex.receive_order(
+        order("o1", [N("b", 1, 0), N("c", 1, 0, actions=[lift])], update_id=1, first_sequence_id=2)
+    )
+    h.run(4)
+    assert h.status("l1") is ActionStatus.FAILED
+    assert h.world.lift_requests[-1] == ("LiftA", "L1", "L2")
