@@ -7,42 +7,10 @@ import json
 import pytest
 
 from missions.vda5050 import ActionStatus, BlockingType
-from robot_agent.actions import ActionContext
 from robot_agent.adapter import Device
-from robot_agent.executor import OrderExecutor
 from robot_agent.orders import Decision
-from sim.adapter import SimAdapter, SimSurroundings
-from sim.kinematic import KinematicRobot
+from tests.support.harness import Harness
 from tests.support.orders import N, action, instant, order
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class Harness:
-    def __init__(self, **body: float) -> None:
-        self.clock = Clock()
-        self.body = KinematicRobot(max_speed_m_s=1.0, accel_m_s2=2.0, lift_ride_s=3.0, **body)
-        self.world = SimSurroundings()
-        self.adapter = SimAdapter(self.body, self.world)
-        self.ex = OrderExecutor(ActionContext(adapter=self.adapter, monotonic=self.clock))
-
-    def run(self, seconds: float, dt: float = 0.1) -> None:
-        for _ in range(round(seconds / dt)):
-            self.clock.t += dt
-            self.body.step(dt)
-            self.ex.tick()
-
-    def status(self, action_id: str) -> ActionStatus:
-        return self.ex.runs[action_id].status
-
-    def error_types(self) -> list[str]:
-        return [e.error_type for e in self.ex.errors.all()]
 
 
 @pytest.fixture
