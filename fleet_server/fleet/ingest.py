@@ -100,6 +100,7 @@ class Ingest:
         self._monotonic = monotonic
         self.accepted: collections.Counter[str] = collections.Counter()
         self.rejected: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.rejected_by_reason: collections.Counter[str] = collections.Counter()
         self.ignored: collections.Counter[str] = collections.Counter()
         self._rejected_total = 0
         self._labelled: set[str] = set()
@@ -195,6 +196,11 @@ class Ingest:
         """Every message the handlers were given: accepted + rejected + ignored."""
         return sum(self.accepted.values()) + self._rejected_total + sum(self.ignored.values())
 
+    @property
+    def log_slots_in_use(self) -> int:
+        """Robots whose last reject was logged within the minute (bounded by the cap + 1)."""
+        return len(self._last_logged)
+
     def _robot_key(self, topic: str, payload: bytes) -> RobotKey | None:
         try:
             identity = parse_topic(topic)
@@ -234,6 +240,7 @@ class Ingest:
             else:
                 label = OTHER_ROBOTS
         self.rejected[(label, reason)] += 1
+        self.rejected_by_reason[reason] += 1
         self._rejected_total += 1
         if self._log_slot_free(robot):
             log.warning("dropped message from %s: %s: %s", robot, reason, detail)
