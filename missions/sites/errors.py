@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class SiteImportError(ValueError):
     """A map file cannot be imported; names the file, the level and the element at fault."""
@@ -24,3 +26,11 @@ class SiteImportError(ValueError):
         if element is not None:
             parts.append(element)
         super().__init__(f"{': '.join(parts)}: {message}")
+
+
+def from_validation_error(exc: ValidationError, *, file: str) -> SiteImportError:
+    """Turn a model validation failure during import into a SiteImportError."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    element = f"{exc.title}.{loc}" if loc else exc.title
+    return SiteImportError(f"invalid value: {first.get('msg', exc)}", file=file, element=element)

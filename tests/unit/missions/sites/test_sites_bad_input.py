@@ -124,6 +124,24 @@ def test_lift_serving_unknown_level(rmf_copy: RmfCopy) -> None:
     assert err.element == "lifts.lift_1.level_doors"
 
 
+def test_lift_with_zero_cabin_width(rmf_copy: RmfCopy) -> None:
+    path = rmf_copy(
+        "clinic", lambda t: t.replace("    width: 2.5\n    x: 1600", "    width: 0\n    x: 1600", 1)
+    )
+    err = _raises(lambda: import_rmf_building(path))
+    assert err.element == "Lift.cabin_width_m"
+
+
+def test_lane_with_bad_graph_index(rmf_copy: RmfCopy) -> None:
+    def negative_graph(text: str) -> str:
+        # Third lane of the office map, 43-44.
+        return re.sub(r"(      - \[43, 44, \{.*?graph_idx: \[2, )0\]", r"\g<1>-3]", text, count=1)
+
+    err = _raises(lambda: import_rmf_building(rmf_copy("office", negative_graph)))
+    assert (err.level, err.element) == ("L1", "lanes[2]")
+    assert "graph_idx" in str(err)
+
+
 def test_unsupported_file_type(tmp_path: Path) -> None:
     path = tmp_path / "site.geojson"
     path.write_text("{}")
