@@ -30,6 +30,7 @@ from missions.sites.model import (
     Zone,
     ZoneKind,
 )
+from missions.sites.plan import floor_plan_png
 from missions.sites.rmf import import_rmf_building
 from missions.sites.routing import (
     LiftRide,
@@ -64,6 +65,7 @@ __all__ = [
     "Zone",
     "ZoneKind",
     "clear_routing_cache",
+    "floor_plan_png",
     "gcj02_to_wgs84",
     "import_occupancy_grid",
     "import_rmf_building",

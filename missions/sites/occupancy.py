@@ -116,7 +116,8 @@ def load_map_yaml(path: Path) -> MapMetadata:
             element="free_thresh",
         )
     negate = doc["negate"]
-    if isinstance(negate, bool) or negate in (0, 1):
+    # nav2 reads negate as an int (any non-zero negates), falling back to a boolean.
+    if isinstance(negate, bool | int):
         negate_flag = bool(negate)
     else:
         raise SiteImportError(
@@ -167,7 +168,7 @@ def load_occupancy_grid(yaml_path: str | Path) -> OccupancyGrid:
         values[meta.occupied_thresh < occ] = OCCUPIED
         values[~opaque] = UNKNOWN
     else:
-        raw = np.round(shade * 255.0)
+        raw = np.floor(shade * 255.0 + 0.5)  # std::round: halves away from zero
         inside = (raw >= FREE) & (raw <= OCCUPIED)
         values[inside] = raw[inside].astype(np.int8)
     # Image row 0 is the top of the map; grid row 0 is the bottom.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,14 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from missions.sites import Site, ZoneKind, import_occupancy_grid, import_site, site_summary
+from missions.sites import (
+    Site,
+    ZoneKind,
+    floor_plan_png,
+    import_occupancy_grid,
+    import_site,
+    site_summary,
+)
 from missions.sites.geometry import point_in_polygon
 from missions.sites.occupancy import load_occupancy_grid, read_pgm
 
@@ -75,6 +83,18 @@ def test_plain_p2_pgm_with_comments(tmp_path: Path, write_map: Writer) -> None:
     write_map(tmp_path / "m.yaml", "m.pgm")
     # occ(7/15) = 0.533 -> unknown.
     assert load_occupancy_grid(tmp_path / "m.yaml").values.tolist() == [[0, 0, 100], [100, 0, -1]]
+
+
+def test_sixteen_bit_binary_pgm(tmp_path: Path, write_map: Writer) -> None:
+    # maxval 65535: two bytes per sample, most significant first (Netpbm).
+    samples = [0, 65535, 40000]
+    raster = b"".join(v.to_bytes(2, "big") for v in samples)
+    (tmp_path / "m.pgm").write_bytes(b"P5 3 1 65535\n" + raster)
+    pixels, maxval = read_pgm(tmp_path / "m.pgm")
+    assert maxval == 65535 and pixels.tolist() == [samples]
+    write_map(tmp_path / "m.yaml", "m.pgm")
+    # occ(40000/65535) = 0.39 -> unknown.
+    assert load_occupancy_grid(tmp_path / "m.yaml").values.tolist() == [[100, 0, -1]]
 
 
 def test_png_alpha_semantics(tmp_path: Path, write_map: Writer) -> None:
@@ -238,3 +258,11 @@ def test_import_site_dispatches_grid_yaml() -> None:
     assert site.source_format == "occupancy_grid" and site.name == "plaza"
     # The keep-out map alone (painted areas are simply occupied) has no zones.
     assert site.levels[0].zones == ()
+
+
+def test_floor_plan_png_from_pgm() -> None:
+    png = floor_plan_png(OCCUPANCY / "depot.pgm")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.size == (604, 307)
+        assert np.array_equal(np.asarray(img), np.asarray(Image.open(OCCUPANCY / "depot.pgm")))
