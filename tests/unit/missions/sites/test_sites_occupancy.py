@@ -266,3 +266,40 @@ def test_floor_plan_png_from_pgm() -> None:
     with Image.open(io.BytesIO(png)) as img:
         assert img.size == (604, 307)
         assert np.array_equal(np.asarray(img), np.asarray(Image.open(OCCUPANCY / "depot.pgm")))
+
+
+def test_mask_grey_values_become_restricted_zones(
+    tmp_path: Path, write_pgm: Writer, write_map: Writer
+) -> None:
+    size = 60  # 6 m square at 0.1 m/cell, walled
+    room = [
+        [0 if r in (0, size - 1) or c in (0, size - 1) else 254 for c in range(size)]
+        for r in range(size)
+    ]
+    mask = [row[:] for row in room]
+    for r in range(10, 20):
+        for c in range(10, 20):
+            mask[r][c] = 0  # lethal: keep-out
+    for r in range(35, 50):
+        for c in range(35, 50):
+            mask[r][c] = 128  # in between: restricted (scale mode keeps the grey level)
+    write_pgm(tmp_path / "room.pgm", room, size, size)
+    write_pgm(tmp_path / "mask.pgm", mask, size, size)
+    write_map(tmp_path / "room.yaml", "room.pgm", resolution=0.1)
+    write_map(tmp_path / "mask.yaml", "mask.pgm", resolution=0.1, mode="scale")
+    site = import_occupancy_grid(
+        tmp_path / "room.yaml", keepout_yaml=tmp_path / "mask.yaml", clearance_m=0.2
+    )
+    zones = {z.kind: z for z in site.levels[0].zones}
+    assert set(zones) == {ZoneKind.KEEP_OUT, ZoneKind.RESTRICTED}
+    # Image rows grow downwards: rows 10..19 are y = 6.0 - 2.0 .. 6.0 - 1.0.
+    xs = [p[0] for p in zones[ZoneKind.KEEP_OUT].polygon]
+    ys = [p[1] for p in zones[ZoneKind.KEEP_OUT].polygon]
+    assert (min(xs), max(xs), min(ys), max(ys)) == pytest.approx((1.0, 2.0, 4.0, 5.0))
+    assert _area(zones[ZoneKind.RESTRICTED].polygon) == pytest.approx(1.5 * 1.5)
+    where = {wp.id: (wp.x, wp.y) for wp in site.levels[0].waypoints}
+    for lane in site.levels[0].lanes:
+        (ax, ay), (bx, by) = where[lane.start], where[lane.end]
+        for t in np.linspace(0.0, 1.0, 50):
+            x, y = ax + t * (bx - ax), ay + t * (by - ay)
+            assert not (1.0 - 0.2 < x < 2.0 + 0.2 and 4.0 - 0.2 < y < 5.0 + 0.2)
