@@ -100,3 +100,26 @@ def effective_token_grants(
                 role = wanted.role if held.role.includes(wanted.role) else held.role
                 granted.add(Grant(role, site_id))
     return frozenset(granted)
+
+
+def grants_to_json(grants: Iterable[Grant]) -> list[dict[str, str | None]]:
+    """Grants as stored in JSON columns, in a stable order."""
+    return [{"role": g.role.value, "site_id": g.site_id} for g in sorted(set(grants))]
+
+
+def grants_from_json(value: object) -> frozenset[Grant]:
+    """Grants from their JSON form; `ValueError` naming the element when one is malformed."""
+    if not isinstance(value, list):
+        raise ValueError("grants: expected a list")
+    grants = set()
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or "role" not in item:
+            raise ValueError(f"grants[{index}]: expected an object with a role")
+        site_id = item.get("site_id")
+        if site_id is not None and not isinstance(site_id, str):
+            raise ValueError(f"grants[{index}].site_id: expected a string or null")
+        try:
+            grants.add(Grant(Role(item["role"]), site_id))
+        except ValueError as exc:
+            raise ValueError(f"grants[{index}].role: {exc}") from exc
+    return frozenset(grants)
