@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fleet_server.api import health, robots
+from fleet_server.api import audit, auth, health, robots, tokens, users
+from fleet_server.errors import install_problem_handlers
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
 
@@ -22,6 +23,11 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="Fleet server", version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(robots.router)
+    app.include_router(users.router)
+    app.include_router(tokens.router)
+    app.include_router(audit.router)
     return app

@@ -10,7 +10,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from fleet_server.auth.context import AuthContext
+from fleet_server.auth.signing_key import load_signing_key
+from fleet_server.auth.users import ensure_admin as ensure_admin  # re-exported for the demo
 from fleet_server.broker import EmbeddedBroker, make_embedded_broker
+from fleet_server.db import Database, upgrade_to_head
 from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
@@ -24,9 +28,11 @@ SWEEP_INTERVAL_S = 0.5
 
 @dataclass
 class FleetServices:
-    """What routes and background tasks share: settings, broker link, live state."""
+    """What routes and background tasks share: settings, database, broker link, live state."""
 
     settings: Settings
+    db: Database
+    auth: AuthContext
     live: LiveFleet
     link: MqttLink
     ingest: Ingest
@@ -60,10 +66,23 @@ def _start_order_publisher(
     return orders
 
 
+def open_database(settings: Settings) -> Database:
+    """Migrate the database to the newest schema and create the first admin if configured."""
+    upgrade_to_head(settings.database_url)
+    db = Database.open(settings.database_url)
+    if settings.admin_password is not None:
+        with db.session() as session:
+            ensure_admin(session, settings.admin_password.get_secret_value())
+    return db
+
+
 @contextlib.asynccontextmanager
 async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
-    """Start the broker (if embedded), the MQTT link and ingest; stop them on exit."""
+    """Migrate the database, start the broker (if embedded), the MQTT link and ingest."""
     async with contextlib.AsyncExitStack() as stack:
+        db = await asyncio.to_thread(open_database, settings)
+        stack.callback(db.close)
+        auth = AuthContext.from_settings(settings, load_signing_key(settings))
         broker: EmbeddedBroker | None = None
         if settings.uses_embedded_broker:
             broker = make_embedded_broker(
@@ -90,5 +109,12 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         stack.push_async_callback(stop_sweeper)
         orders = _start_order_publisher(stack, link, live, settings.vda_interface)
         yield FleetServices(
-            settings=settings, live=live, link=link, ingest=ingest, orders=orders, broker=broker
+            settings=settings,
+            db=db,
+            auth=auth,
+            live=live,
+            link=link,
+            ingest=ingest,
+            orders=orders,
+            broker=broker,
         )

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from fleet_server.deps import LiveFleetDep
+from fleet_server.deps import LiveFleetDep, RequireViewer
 from fleet_server.fleet.live_state import RobotLive
 
 router = APIRouter(prefix="/api/v1/robots", tags=["robots"])
@@ -51,6 +51,6 @@ def robot_public(robot: RobotLive) -> RobotPublic:
 
 
 @router.get("", response_model=list[RobotPublic])
-def list_robots(live: LiveFleetDep) -> list[RobotPublic]:
-    """Every robot that has reported, with its live state."""
+def list_robots(live: LiveFleetDep, _: RequireViewer) -> list[RobotPublic]:
+    """Every robot that has reported, with its live state (viewer role or higher)."""
     return [robot_public(r) for r in sorted(live, key=lambda r: r.key)]

@@ -27,6 +27,7 @@ from tests.support.vda_schemas import schema_errors
 
 KEEPALIVE_S = 2
 SERIAL = "slice-001"
+ADMIN_PASSWORD = "first-robot-admin-pw"
 
 
 def _write_agent_config(tmp_path: Path, port: int) -> Path:
@@ -55,9 +56,14 @@ def server(any_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[TestClient]:
         mqtt_url=f"mqtt://127.0.0.1:{any_broker.port}",
         data_dir=tmp_path,
         robot_keepalive_s=KEEPALIVE_S,
+        admin_password=ADMIN_PASSWORD,
+        argon2_profile="fast-insecure",
     )
     with TestClient(create_app(settings)) as client:
         assert wait_until(lambda: client.get("/healthz").status_code == 200, 10)
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        token = client.post("/api/v1/auth/token", data=login).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
         yield client
 
 
