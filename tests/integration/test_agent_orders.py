@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from fleet_server.app import create_app
 from fleet_server.broker import MosquittoBroker, find_free_port
+from fleet_server.fleet.live_state import LiveFleet
+from fleet_server.settings import Settings
 from missions.vda5050 import Vda5050Model, encode
 from robot_agent.config import AgentConfig
 from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
@@ -171,8 +176,16 @@ def test_factsheet_on_connect_and_on_request(robot: Robot) -> None:
 
 
 def test_broker_restart_mid_order_robot_finishes_and_reports(
-    robot: Robot, broker: MosquittoBroker
+    robot: Robot, broker: MosquittoBroker, tmp_path: Path
 ) -> None:
+    settings = Settings(
+        mqtt_url=f"mqtt://127.0.0.1:{broker.port}", data_dir=tmp_path, robot_keepalive_s=2
+    )
+    with TestClient(create_app(settings)) as server:
+        _restart_mid_order(robot, broker, server.app.state.services.live)
+
+
+def _restart_mid_order(robot: Robot, broker: MosquittoBroker, live: LiveFleet) -> None:
     speak = action("speak", "s-end", text="arrived", language="en")
     path = [N("a", 0, 0), N("b", 3, 0), N("c", 6, 0), N("d", 9, 0, actions=[speak])]
     robot.send("order", order("o3", path, serial=SERIAL, max_speed=1.0))
@@ -188,3 +201,10 @@ def test_broker_restart_mid_order_robot_finishes_and_reports(
         if m.topic == f"{BASE}/connection"
     ]
     assert connection.count("ONLINE") >= 2  # announced itself again after reconnecting
+
+    def server_sees_the_end() -> bool:
+        record = live.get(MANUFACTURER, SERIAL)
+        state = record.state if record else None
+        return bool(record and record.online and state and state.last_node_id == "d")
+
+    assert wait_until(server_sees_the_end, 10), "server's live state did not catch up"
