@@ -20,6 +20,7 @@ from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.settings import Settings
+from fleet_server.sites.store import SiteStore
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class FleetServices:
     link: MqttLink
     ingest: Ingest
     orders: OrderPublisher
+    sites: SiteStore
     broker: EmbeddedBroker | None = None
 
 
@@ -116,5 +118,6 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             link=link,
             ingest=ingest,
             orders=orders,
+            sites=SiteStore(settings.data_dir),
             broker=broker,
         )

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,6 +33,14 @@ class SiteExists(Exception):
 
     def __init__(self, site_id: str) -> None:
         super().__init__(f"a site with id {site_id!r} already exists")
+        self.site_id = site_id
+
+
+class SiteMapUnavailable(ValueError):
+    """A stored site row whose map does not load (stored without one, or damaged)."""
+
+    def __init__(self, site_id: str, why: str) -> None:
+        super().__init__(f"site {site_id!r} has no usable map: {why}")
         self.site_id = site_id
 
 
@@ -172,7 +181,10 @@ class SiteStore:
             cached = self._cache.get(site_id)
             if cached is not None and cached[0] == row.updated_at:
                 return cached[1]
-        site = Site.model_validate(row.site_map)
+        try:
+            site = Site.model_validate(row.site_map)
+        except ValidationError as exc:
+            raise SiteMapUnavailable(site_id, f"{exc.error_count()} validation errors") from exc
         with self._lock:
             self._cache[site_id] = (row.updated_at, site)
         return site
