@@ -1,0 +1,1 @@
+"""Registered robots: identity, kind, capabilities, site and MQTT credentials."""
