@@ -14,13 +14,14 @@ import numpy as np
 import typer
 import uvicorn
 
-from fleet_cli import sites_cli
+from fleet_cli import sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
 from fleet_server.settings import Settings, SettingsError, load_settings
 from sim.fleet import SimFleet, SimulatedRobot
 
 app = typer.Typer(help="Fleet orchestration for service robots.", no_args_is_help=True)
 app.add_typer(sites_cli.app, name="site")
+app.add_typer(users.app, name="user")
 
 EXIT_USAGE = 2
 
