@@ -76,7 +76,7 @@ def create_api_token(
         if not creator.has(grant.role, grant.site_id):
             where = "all sites" if grant.site_id is None else f"site {grant.site_id!r}"
             raise PermissionDenied(
-                f"grants[{index}]: you do not hold {grant.role.value} at {where}"
+                f"roles[{index}]: you do not hold {grant.role.value} at {where}"
             )
     token, prefix = mint_token()
     row = ApiToken(

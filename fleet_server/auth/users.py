@@ -106,7 +106,7 @@ def create_user(
     """Add a user with `grants`, audit it and commit; `Conflict` if the name is taken."""
     check_username(username)
     check_password(password)
-    _check_sites_exist(session, grants, "grants")
+    _check_sites_exist(session, grants, "roles")
     if find_user(session, username) is not None:
         raise Conflict(f"user {username!r} exists already")
     user = User(username=username, password_hash=hasher.hash(password))
@@ -121,7 +121,7 @@ def create_user(
 
 def replace_grants(session: Session, user: User, grants: Sequence[Grant], actor: Actor) -> User:
     """Give the user exactly `grants`; refuses to remove the last enabled all-sites admin."""
-    _check_sites_exist(session, grants, "grants")
+    _check_sites_exist(session, grants, "roles")
     before = grants_of(user)
     if (
         _is_global_admin(before)
