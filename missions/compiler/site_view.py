@@ -171,7 +171,7 @@ class SiteView:
             raise MissionCompileError(
                 to_field,
                 f"no route from {self._label(from_wp)} ({from_field}) to "
-                f"{self._label(to_wp)} ({to_field}) for robot kind {self.robot.kind!r}: {exc}",
+                f"{self._label(to_wp)} ({to_field}) for robot kind {self.robot.kind!r}",
             ) from exc
 
     def _label(self, wp_id: str) -> str:

@@ -18,7 +18,7 @@ TREATMENT_ROOM_1 = ((7.6, -11.6), (11.7, -11.6), (11.7, -15.8), (7.6, -15.8))
 """A room drawn around L1_left_treatment_1 (waypoint L1:384 at 10.1, -13.6) on the clinic's
 L1; its door (L1_left_treatment_1) is at x = 11.8."""
 
-WARD_L2 = ((25.0, -8.0), (31.0, -8.0), (31.0, -13.0), (25.0, -13.0))
+WARD_L2 = ((23.5, -13.0), (29.5, -13.0), (29.5, -19.0), (23.5, -19.0))
 """An empty rectangle on the clinic's L2 with no waypoint inside."""
 
 
