@@ -85,7 +85,7 @@ class JwtIssuer:
         except jwt.PyJWTError as exc:
             raise InvalidToken("token invalid") from exc
         if claims["typ"] != kind:
-            raise InvalidToken(f"expected a {kind} token")
+            raise InvalidToken(f"wrong token type: expected {kind}")
         try:
             return TokenClaims(
                 user_id=int(claims["sub"]), auth_epoch=int(claims["epoch"]), kind=kind
