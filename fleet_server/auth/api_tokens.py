@@ -75,9 +75,7 @@ def create_api_token(
     for index, grant in enumerate(grants or ()):
         if not creator.has(grant.role, grant.site_id):
             where = "all sites" if grant.site_id is None else f"site {grant.site_id!r}"
-            raise PermissionDenied(
-                f"roles[{index}]: you do not hold {grant.role.value} at {where}"
-            )
+            raise PermissionDenied(f"roles[{index}]: you do not hold {grant.role.value} at {where}")
     token, prefix = mint_token()
     row = ApiToken(
         prefix=prefix,
