@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from fleet_server.api.users import RoleGrantModel
 from fleet_server.auth import api_tokens
-from fleet_server.auth.roles import Role, grants_from_json
+from fleet_server.auth.roles import Role, grants_from_json, sorted_grants
 from fleet_server.auth.users import get_user
 from fleet_server.db.base import utcnow
 from fleet_server.db.models import ApiToken
@@ -52,7 +52,7 @@ def token_public(row: ApiToken) -> TokenPublic:
     """The API view of a token row."""
     roles = None
     if row.grants is not None:
-        roles = [RoleGrantModel.of(g) for g in sorted(grants_from_json(row.grants))]
+        roles = [RoleGrantModel.of(g) for g in sorted_grants(grants_from_json(row.grants))]
     return TokenPublic(
         id=row.id,
         name=row.name,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from fleet_server.auth import users as accounts
 from fleet_server.auth.passwords import generate_password
-from fleet_server.auth.roles import Grant, Role
+from fleet_server.auth.roles import Grant, Role, sorted_grants
 from fleet_server.auth.users import MAX_PASSWORD_CHARS, USERNAME_PATTERN
 from fleet_server.db.models import User
 from fleet_server.deps import (
@@ -87,7 +87,7 @@ def user_public(user: User) -> UserPublic:
     return UserPublic(
         username=user.username,
         disabled=user.disabled,
-        roles=[RoleGrantModel.of(g) for g in sorted(accounts.grants_of(user))],
+        roles=[RoleGrantModel.of(g) for g in sorted_grants(accounts.grants_of(user))],
         created_at=user.created_at,
         locked_until=user.locked_until,
     )

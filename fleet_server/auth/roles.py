@@ -28,7 +28,12 @@ class Role(StrEnum):
 _RANK = {Role.VIEWER: 1, Role.DISPATCHER: 2, Role.SITE_MANAGER: 3, Role.ADMIN: 4}
 
 
-@dataclass(frozen=True, order=True)
+def sorted_grants(grants: Iterable[Grant]) -> list[Grant]:
+    """Distinct grants, strongest role first, all-sites before single sites, then by site."""
+    return sorted(set(grants), key=lambda g: (-g.role.rank, g.site_id is not None, g.site_id or ""))
+
+
+@dataclass(frozen=True)
 class Grant:
     """A role at one site, or at every site when `site_id` is None."""
 
@@ -104,7 +109,7 @@ def effective_token_grants(
 
 def grants_to_json(grants: Iterable[Grant]) -> list[dict[str, str | None]]:
     """Grants as stored in JSON columns, in a stable order."""
-    return [{"role": g.role.value, "site_id": g.site_id} for g in sorted(set(grants))]
+    return [{"role": g.role.value, "site_id": g.site_id} for g in sorted_grants(grants)]
 
 
 def grants_from_json(value: object) -> frozenset[Grant]:

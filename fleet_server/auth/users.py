@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fleet_server.auth.audit import SYSTEM, Actor, record_audit
 from fleet_server.auth.context import AuthContext
 from fleet_server.auth.passwords import PasswordHasher, generate_password
-from fleet_server.auth.roles import Grant, Role, grants_to_json
+from fleet_server.auth.roles import Grant, Role, grants_to_json, sorted_grants
 from fleet_server.auth.throttle import lockout_seconds
 from fleet_server.db.base import utcnow
 from fleet_server.db.models import RoleGrant, Site, User
@@ -110,7 +110,7 @@ def create_user(
     if find_user(session, username) is not None:
         raise Conflict(f"user {username!r} exists already")
     user = User(username=username, password_hash=hasher.hash(password))
-    user.grants = [RoleGrant(role=g.role, site_id=g.site_id) for g in sorted(set(grants))]
+    user.grants = [RoleGrant(role=g.role, site_id=g.site_id) for g in sorted_grants(grants)]
     session.add(user)
     record_audit(
         session, actor, "user.create", target=username, detail={"grants": grants_to_json(grants)}
@@ -130,7 +130,7 @@ def replace_grants(session: Session, user: User, grants: Sequence[Grant], actor:
         and _active_global_admins(session) <= 1
     ):
         raise Conflict("this would leave no enabled admin for all sites")
-    user.grants = [RoleGrant(role=g.role, site_id=g.site_id) for g in sorted(set(grants))]
+    user.grants = [RoleGrant(role=g.role, site_id=g.site_id) for g in sorted_grants(grants)]
     record_audit(
         session,
         actor,

@@ -40,6 +40,7 @@ def test_roles_are_replaced_as_a_set(api: Api) -> None:
     username = api.throwaway([Grant(Role.VIEWER, "north")])
     roles = [
         {"role": "dispatcher", "site_id": "south"},
+        {"role": "viewer", "site_id": "north"},
         {"role": "viewer", "site_id": None},
         {"role": "dispatcher", "site_id": "south"},
     ]
@@ -50,6 +51,17 @@ def test_roles_are_replaced_as_a_set(api: Api) -> None:
     assert response.json()["roles"] == [
         {"role": "dispatcher", "site_id": "south"},
         {"role": "viewer", "site_id": None},
+        {"role": "viewer", "site_id": "north"},
+    ]
+    token = api.client.post(
+        "/api/v1/tokens",
+        json={"name": "mixed", "roles": roles[1:3]},
+        headers=sign_in(api.client, username),
+    )
+    assert token.status_code == 201
+    assert token.json()["roles"] == [
+        {"role": "viewer", "site_id": None},
+        {"role": "viewer", "site_id": "north"},
     ]
 
 

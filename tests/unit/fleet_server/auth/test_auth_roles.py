@@ -11,6 +11,7 @@ from fleet_server.auth.roles import (
     effective_token_grants,
     grants_from_json,
     grants_to_json,
+    sorted_grants,
 )
 
 A, SM, D, V = Role.ADMIN, Role.SITE_MANAGER, Role.DISPATCHER, Role.VIEWER
@@ -96,3 +97,13 @@ def test_grants_round_trip_through_json() -> None:
 def test_malformed_stored_grants_are_named(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         grants_from_json(value)
+
+
+def test_grants_sort_with_and_without_sites() -> None:
+    mixed = [Grant(V, "south"), Grant(V, None), Grant(A, "north"), Grant(V, "north"), Grant(V)]
+    assert sorted_grants(mixed) == [
+        Grant(A, "north"),
+        Grant(V),
+        Grant(V, "north"),
+        Grant(V, "south"),
+    ]
