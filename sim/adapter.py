@@ -5,9 +5,40 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from robot_agent.adapter import BatteryReading, Device, NavGoal, NavStatus, Pose, Velocity
-from sim.kinematic import Goal, KinematicRobot
+from sim.kinematic import Goal
+from sim.world import RobotView
+
+
+class Body(Protocol):
+    """What the adapter drives: a `KinematicRobot` or a `RobotView` of the vectorised world."""
+
+    @property
+    def x(self) -> float: ...
+    @property
+    def y(self) -> float: ...
+    @property
+    def theta(self) -> float: ...
+    @property
+    def map_id(self) -> str: ...
+    @property
+    def speed(self) -> float: ...
+    @property
+    def battery_pct(self) -> float: ...
+    @property
+    def goal(self) -> Goal | None: ...
+    @property
+    def goal_reached(self) -> bool: ...
+    @property
+    def goal_failed(self) -> bool: ...
+
+    charging: bool
+    paused: bool
+
+    def set_goal(self, goal: Goal) -> None: ...
+    def clear_goal(self) -> None: ...
 
 
 @dataclass
@@ -30,13 +61,26 @@ class SimSurroundings:
 
 
 class SimAdapter:
-    """Implements `robot_agent.adapter.PlatformAdapter` over a `KinematicRobot`."""
+    """Implements `robot_agent.adapter.PlatformAdapter` over one simulated body.
 
-    def __init__(self, robot: KinematicRobot, surroundings: SimSurroundings | None = None) -> None:
+    Over a `KinematicRobot` the surroundings are whatever `SimSurroundings` says; over a
+    `RobotView` the world answers (people, sensors, chargers, doors, lifts) and
+    `SimSurroundings` adds to it (extra people, sensor overrides, doors kept shut, lifts
+    that do not come, the emergency stop).
+    """
+
+    def __init__(self, robot: Body, surroundings: SimSurroundings | None = None) -> None:
         self.robot = robot
         self.surroundings = surroundings or SimSurroundings()
         self.devices_on: set[Device] = set()
         self.spoken: list[tuple[str, str]] = []
+        self._view = robot if isinstance(robot, RobotView) else None
+        model = self._view.model if self._view is not None else None
+        self.devices = self.surroundings.devices
+        if model is not None:
+            carried = {Device.UV_LAMP} if model.has_uv_lamp else set()
+            carried |= {Device.SPRAYER} if model.has_sprayer else set()
+            self.devices = self.devices & frozenset(carried)
 
     def read_pose(self) -> Pose:
         """Current pose from the simulation."""
@@ -80,30 +124,45 @@ class SimAdapter:
         self.robot.paused = paused
 
     def set_device(self, device: Device, on: bool) -> bool:
-        """Switch a simulated device."""
-        if device not in self.surroundings.devices:
+        """Switch a simulated device (its power draw counts in the world)."""
+        if device not in self.devices:
             return False
         if on:
             self.devices_on.add(device)
         else:
             self.devices_on.discard(device)
+        if self._view is not None:
+            r, i = self._view.world.r, self._view.i
+            flags = r.uv_on if device is Device.UV_LAMP else r.spray_on
+            flags[i] = on
         return True
+
+    def all_devices_off(self) -> None:
+        """Switch everything off (the agent process is gone)."""
+        for device in list(self.devices_on):
+            self.set_device(device, False)
 
     def people_nearby(self) -> int:
         """People within the interlock radius."""
-        return self.surroundings.people_nearby
+        extra = self.surroundings.people_nearby
+        if self._view is None:
+            return extra
+        return extra + self._view.world.people_near(self._view.i)
 
     def person_following(self) -> bool:
         """Whether the guided person keeps up."""
-        return self.surroundings.person_following
+        if not self.surroundings.person_following or self._view is None:
+            return self.surroundings.person_following
+        return self._view.world.visitor_following(self._view.i)
 
     def speak(self, text: str, language: str) -> None:
         """Record what was said."""
         self.spoken.append((language, text))
 
     def read_sensors(self) -> Mapping[str, float]:
-        """Simulated sensor readings."""
-        return dict(self.surroundings.sensors)
+        """Simulated sensor readings (the world's, overridden by the surroundings')."""
+        readings = {} if self._view is None else self._view.world.read_sensors(self._view.i)
+        return {**readings, **self.surroundings.sensors}
 
     def start_charging(self) -> bool:
         """Charge when within reach of a charger on this level."""
@@ -112,6 +171,8 @@ class SimAdapter:
             m == r.map_id and math.hypot(x - r.x, y - r.y) <= self.surroundings.charger_radius_m
             for x, y, m in self.surroundings.chargers
         )
+        if self._view is not None:
+            near = near or self._view.world.near_charger(self._view.i)
         r.charging = near
         return near
 
@@ -125,11 +186,17 @@ class SimAdapter:
         return self.surroundings.emergency_stop
 
     def request_door(self, door: str) -> bool:
-        """Doors open on request unless the world keeps them shut."""
+        """Doors open on request (after the world's delay) unless kept shut."""
         self.surroundings.door_requests.append(door)
-        return door not in self.surroundings.closed_doors
+        if door in self.surroundings.closed_doors:
+            return False
+        return True if self._view is None else self._view.world.request_door(door)
 
     def request_lift(self, lift: str, from_map_id: str, to_map_id: str) -> bool:
-        """Lifts come at once unless the world says they are busy."""
+        """Lifts come (at once, or when the world's lift arrives) unless busy."""
         self.surroundings.lift_requests.append((lift, from_map_id, to_map_id))
-        return lift not in self.surroundings.busy_lifts
+        if lift in self.surroundings.busy_lifts:
+            return False
+        if self._view is None:
+            return True
+        return self._view.world.request_lift(self._view.i, lift, from_map_id, to_map_id)
