@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fleet_server.api import audit, auth, health, robots, sites, tokens, users
+from fleet_server.api import audit, auth, health, missions, robots, sites, tokens, users
 from fleet_server.errors import install_problem_handlers
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
@@ -28,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(robots.router)
     app.include_router(sites.router)
+    app.include_router(missions.router)
     app.include_router(users.router)
     app.include_router(tokens.router)
     app.include_router(audit.router)

@@ -18,6 +18,7 @@ from fleet_server.db import Database, upgrade_to_head
 from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.settings import Settings
 from fleet_server.sites.store import SiteStore
@@ -39,6 +40,7 @@ class FleetServices:
     ingest: Ingest
     orders: OrderPublisher
     sites: SiteStore
+    missions: MissionRuntime
     broker: EmbeddedBroker | None = None
 
 
@@ -66,6 +68,22 @@ def _start_order_publisher(
 
     stack.push_async_callback(stop)
     return orders
+
+
+def _start_mission_runtime(
+    stack: contextlib.AsyncExitStack, runtime: MissionRuntime
+) -> MissionRuntime:
+    """Assignment and progress run as one task; it stops before the order publisher."""
+    task = asyncio.create_task(runtime.run(), name="mission-runtime")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        runtime.close()
+
+    stack.push_async_callback(stop)
+    return runtime
 
 
 def open_database(settings: Settings) -> Database:
@@ -110,6 +128,8 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
 
         stack.push_async_callback(stop_sweeper)
         orders = _start_order_publisher(stack, link, live, settings.vda_interface)
+        sites = SiteStore(settings.data_dir)
+        missions = _start_mission_runtime(stack, MissionRuntime(db, live, orders, sites))
         yield FleetServices(
             settings=settings,
             db=db,
@@ -118,6 +138,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             link=link,
             ingest=ingest,
             orders=orders,
-            sites=SiteStore(settings.data_dir),
+            sites=sites,
+            missions=missions,
             broker=broker,
         )

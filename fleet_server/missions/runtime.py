@@ -1,0 +1,598 @@
+"""Missions at run time: assign pending missions, send their orders, follow them to the end.
+
+The runtime runs on the server's event loop. Database work runs in a worker thread
+(`asyncio.to_thread`); MQTT publishing and the progress tracker stay on the loop. The
+simple allocator here gives a mission to the idle, online, capable robot of its site that
+would finish it soonest (by the compiler's estimate); the dispatcher issue replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet_server.db import Database
+from fleet_server.db.models import Mission, Robot
+from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
+from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
+from fleet_server.missions.state_machine import IllegalTransition, transition
+from fleet_server.missions.states import TERMINAL_STATES, MissionState
+from fleet_server.robots.registry import active_robots
+from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound, SiteStore
+from missions.compiler import (
+    CompiledMission,
+    MissionCompileError,
+    RobotProfile,
+    StartPose,
+    compile_mission,
+)
+from missions.report import ActionOutcome, DisinfectionReport, build_disinfection_report
+from missions.types import (
+    Capability,
+    DisinfectionMission,
+    GuidanceMission,
+    MissionSpec,
+    NoShowAction,
+    parse_mission,
+)
+from missions.vda5050 import (
+    Action,
+    ActionStatus,
+    BlockingType,
+    InstantActions,
+    Order,
+    utc_timestamp,
+)
+from missions.vda5050.protocol import PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+S = MissionState
+ACTOR = "dispatcher"
+PRIORITY_RANK = {"emergency": 0, "high": 1, "normal": 2, "low": 3}
+MIN_BATTERY_PCT = 15.0
+"""Robots below this charge get no new mission (the dispatcher issue refines this)."""
+MAX_CANDIDATES = 5
+LIVE_STATES = (S.ASSIGNED, S.DISPATCHED, S.ACTIVE, S.PAUSED)
+
+
+@dataclass
+class Running:
+    """A mission whose order a robot has."""
+
+    mission_id: uuid.UUID
+    robot: RobotKey
+    compiled: CompiledMission
+    site_id: str
+    profile: RobotProfile
+    rounds_done: int = 0
+    return_after_cancel: bool = False
+    guide_released: bool = False
+
+
+@dataclass
+class _Dispatch:
+    mission_id: uuid.UUID
+    robot: RobotKey
+    compiled: CompiledMission
+    site_id: str
+    profile: RobotProfile
+
+
+@dataclass
+class _FollowUps:
+    """What progress handling asks the loop to publish."""
+
+    orders: list[tuple[RobotKey, Order]] = field(default_factory=list)
+    instant: list[tuple[RobotKey, str]] = field(default_factory=list)
+    """(robot, actionType) instant actions to send."""
+
+
+DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2 = 2.67
+"""Lamp irradiance assumed for a UV robot whose registration states none (the agent's
+default too, so plan and robot agree: the order carries the value the plan used)."""
+
+
+def robot_profile(robot: Robot) -> RobotProfile:
+    """The compiler's view of a registered robot."""
+    known = {c.value for c in Capability}
+    caps = tuple(Capability(c) for c in robot.capabilities if c in known)
+    return RobotProfile(
+        manufacturer=robot.manufacturer,
+        serial_number=robot.serial_number,
+        kind=robot.kind,
+        capabilities=caps or (Capability.PATROL,),
+        uv_irradiance_at_1m_mw_cm2=DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2,
+    )
+
+
+def _spec(mission: Mission, site_name: str) -> MissionSpec:
+    # Missions name their site by id in the API; the compiler checks the map's name.
+    return parse_mission({**mission.spec, "site": site_name})
+
+
+class MissionRuntime:
+    """Assigns, dispatches and follows missions; reacts to robot progress."""
+
+    def __init__(
+        self,
+        db: Database,
+        live: LiveFleet,
+        orders: OrderPublisher,
+        sites: SiteStore,
+        *,
+        tick_s: float = 1.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.live = live
+        self.orders = orders
+        self.sites = sites
+        self.tick_s = tick_s
+        self._now = now
+        self.progress = MissionProgress()
+        self.running: dict[uuid.UUID, Running] = {}
+        self._events: collections.deque[ProgressEvent] = collections.deque()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._remove_listener = live.add_listener(self._on_robot_event)
+        self._action_counter = 0
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Look at pending missions now (thread-safe)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def close(self) -> None:
+        """Stop listening to the fleet."""
+        self._remove_listener()
+
+    async def run(self) -> None:
+        """Step on every poke and at least every `tick_s`, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+            self._wake.clear()
+            try:
+                await self.step()
+            except Exception:
+                # A failing step must not stop dispatching; it is logged and retried.
+                log.exception("mission runtime step failed")
+
+    async def step(self) -> None:
+        """Apply robot progress, then assign and dispatch pending missions."""
+        events = list(self._events)
+        self._events.clear()
+        if events:
+            follow = await asyncio.to_thread(self._apply_progress, events)
+            self._publish(follow)
+        for dispatch in await asyncio.to_thread(self._assign_pending):
+            self._send_initial(dispatch)
+
+    def _on_robot_event(self, event: str, robot: RobotLive) -> None:
+        if event != RobotEvent.STATE or robot.state is None:
+            return
+        progress = self.progress.on_state(robot.key, robot.state)
+        if progress:
+            self._events.extend(progress)
+            self._wake.set()
+
+    # -- requests from the API (worker threads) ------------------------------------------------
+
+    def cancel(self, session: Session, mission: Mission, actor: str) -> None:
+        """Cancel now; a robot that has the order is told to stop (cancelOrder)."""
+        transition(mission, S.CANCELLED, f"cancelled by {actor}", actor, session)
+        session.commit()
+        run = self.running.pop(mission.id, None)
+        if run is not None:
+            self._call_on_loop(self._send_instant, run.robot, "cancelOrder", True)
+
+    def pause(self, session: Session, mission: Mission, actor: str) -> None:
+        """Ask the robot to pause; the mission is `paused` once the robot says so."""
+        self._require(mission, {S.ACTIVE}, S.PAUSED)
+        run = self.running.get(mission.id)
+        if run is not None:
+            self._call_on_loop(self._send_instant, run.robot, "startPause", False)
+
+    def resume(self, session: Session, mission: Mission, actor: str) -> None:
+        """Ask the robot to carry on; the mission is `active` once the robot says so."""
+        self._require(mission, {S.PAUSED}, S.ACTIVE)
+        run = self.running.get(mission.id)
+        if run is not None:
+            self._call_on_loop(self._send_instant, run.robot, "stopPause", False)
+
+    @staticmethod
+    def _require(mission: Mission, allowed: set[MissionState], to: MissionState) -> None:
+        if MissionState(mission.state) not in allowed:
+            raise IllegalTransition(mission.id, MissionState(mission.state), to)
+
+    def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(fn, *args)
+
+    # -- the loop's side ---------------------------------------------------------------------
+
+    def _next_action_id(self, kind: str) -> str:
+        self._action_counter += 1
+        return f"{kind}-{uuid.uuid4().hex[:8]}-{self._action_counter}"
+
+    def _send_instant(self, robot: RobotKey, action_type: str, cancelling: bool) -> None:
+        action_id = self._next_action_id(action_type)
+        if cancelling:
+            with contextlib.suppress(KeyError):
+                self.progress.cancel_requested(robot, action_id)
+        message = InstantActions(
+            header_id=0,
+            timestamp=utc_timestamp(),
+            version=PROTOCOL_VERSION,
+            manufacturer=robot[0],
+            serial_number=robot[1],
+            actions=[
+                Action(
+                    action_type=action_type, action_id=action_id, blocking_type=BlockingType.HARD
+                )
+            ],
+        )
+        self.orders.send_instant_actions(robot[0], robot[1], message)
+
+    def _send_initial(self, dispatch: _Dispatch) -> None:
+        compiled = dispatch.compiled
+        order = compiled.order()
+        run = Running(
+            dispatch.mission_id, dispatch.robot, compiled, dispatch.site_id, dispatch.profile
+        )
+        self.running[dispatch.mission_id] = run
+        self._track(run)
+        self.orders.send_order(dispatch.robot[0], dispatch.robot[1], order)
+
+    def _track(self, run: Running) -> None:
+        compiled = run.compiled
+        last = compiled.nodes[-1]
+        actions = {a.action_id for n in compiled.nodes for a in n.actions}
+        actions |= {a.action_id for e in compiled.edges for a in e.actions}
+        self.progress.track(
+            str(run.mission_id),
+            run.robot,
+            order_id=compiled.order_id,
+            final_node=(last.node_id, last.sequence_id),
+            action_ids=actions,
+        )
+
+    def _publish(self, follow: _FollowUps) -> None:
+        for robot, order in follow.orders:
+            self.orders.send_order(robot[0], robot[1], order)
+        for robot, action_type in follow.instant:
+            self._send_instant(robot, action_type, action_type == "cancelOrder")
+
+    # -- assignment (worker thread) ----------------------------------------------------------
+
+    def _assign_pending(self) -> list[_Dispatch]:
+        dispatches: list[_Dispatch] = []
+        with self.db.session() as session:
+            pending = list(session.scalars(select(Mission).where(Mission.state == S.PENDING)))
+            if not pending:
+                return []
+            busy = {
+                robot_id
+                for robot_id in session.scalars(
+                    select(Mission.robot_id).where(Mission.state.in_(LIVE_STATES))
+                )
+                if robot_id is not None
+            }
+            pending.sort(key=lambda m: (PRIORITY_RANK.get(m.priority, 9), m.created_at))
+            for mission in pending:
+                if not self._due(mission):
+                    continue
+                dispatch = self._assign(session, mission, busy)
+                if dispatch is not None:
+                    dispatches.append(dispatch)
+        return dispatches
+
+    def _due(self, mission: Mission) -> bool:
+        start = mission.spec.get("earliest_start")
+        if not start:
+            return True
+        try:
+            when = datetime.fromisoformat(str(start))
+        except ValueError:
+            return True
+        return when <= self._now()
+
+    def _assign(self, session: Session, mission: Mission, busy: set[int]) -> _Dispatch | None:
+        try:
+            site = self.sites.load(session, mission.site_id)
+            spec = _spec(mission, site.name)
+        except (SiteNotFound, SiteMapUnavailable, ValueError) as exc:
+            transition(mission, S.CANCELLED, f"cannot plan: {exc}", ACTOR, session)
+            session.commit()
+            return None
+        best: tuple[float, Robot, CompiledMission] | None = None
+        last_error: MissionCompileError | None = None
+        for robot, live in self._candidates(session, mission, spec, busy):
+            pose = live.pose
+            if pose is None:
+                continue
+            try:
+                compiled = compile_mission(
+                    spec,
+                    site,
+                    robot_profile(robot),
+                    start=StartPose.at(pose.x, pose.y, pose.map_id),
+                    order_id=f"{mission.id}",
+                    release_until=None,
+                )
+            except MissionCompileError as exc:
+                last_error = exc
+                continue
+            if isinstance(spec, GuidanceMission) and compiled.meeting_node_index is not None:
+                compiled = compiled.with_initial_release(compiled.meeting_node_index)
+            if best is None or compiled.estimated_duration_s < best[0]:
+                best = (compiled.estimated_duration_s, robot, compiled)
+        if best is None:
+            if last_error is not None:
+                log.info("mission %s: no robot can do it yet: %s", mission.id, last_error)
+            return None
+        _cost, robot, compiled = best
+        transition(
+            mission,
+            S.ASSIGNED,
+            f"nearest capable robot {robot.serial_number}",
+            ACTOR,
+            session,
+            robot_id=robot.id,
+        )
+        transition(mission, S.DISPATCHED, f"order {compiled.order_id} sent", ACTOR, session)
+        session.commit()
+        busy.add(robot.id)
+        return _Dispatch(
+            mission.id,
+            (robot.manufacturer, robot.serial_number),
+            compiled,
+            mission.site_id,
+            robot_profile(robot),
+        )
+
+    def _candidates(
+        self, session: Session, mission: Mission, spec: MissionSpec, busy: set[int]
+    ) -> list[tuple[Robot, RobotLive]]:
+        wanted = spec.capability.value
+        found = []
+        for robot in active_robots(session, mission.site_id):
+            if robot.id in busy or wanted not in robot.capabilities:
+                continue
+            live = self.live.get(robot.manufacturer, robot.serial_number)
+            if live is None or not live.online or live.pose is None:
+                continue
+            if live.battery_charge is not None and live.battery_charge < MIN_BATTERY_PCT:
+                continue
+            found.append((robot, live))
+        preferred = spec.preferred_robot
+        if preferred:
+            found.sort(key=lambda item: item[0].serial_number != preferred)
+        return found[:MAX_CANDIDATES]
+
+    # -- progress (worker thread) ------------------------------------------------------------
+
+    def _apply_progress(self, events: list[ProgressEvent]) -> _FollowUps:
+        follow = _FollowUps()
+        with self.db.session() as session:
+            for event in events:
+                mission = session.get(Mission, uuid.UUID(event.mission_id))
+                run = self.running.get(uuid.UUID(event.mission_id))
+                if mission is None or run is None:
+                    continue
+                if MissionState(mission.state) in TERMINAL_STATES:
+                    self._after_terminal(run, event, follow)
+                    continue
+                self._apply_one(session, mission, run, event, follow)
+                session.commit()
+                if (
+                    MissionState(mission.state) in TERMINAL_STATES
+                    and event.kind is not ProgressKind.CANCELLED
+                ):
+                    self._finish(run)
+        return follow
+
+    def _after_terminal(self, run: Running, event: ProgressEvent, follow: _FollowUps) -> None:
+        if event.kind is ProgressKind.CANCELLED and run.return_after_cancel:
+            follow.orders.append((run.robot, self._return_order(run)))
+        if event.kind in (ProgressKind.CANCELLED, ProgressKind.ORDER_DONE):
+            self._finish(run)
+
+    def _finish(self, run: Running) -> None:
+        self.running.pop(run.mission_id, None)
+        tracked = self.progress.get(run.robot)
+        if tracked is not None and tracked.mission_id == str(run.mission_id):
+            self.progress.forget(run.robot)
+
+    def _apply_one(
+        self,
+        session: Session,
+        mission: Mission,
+        run: Running,
+        event: ProgressEvent,
+        follow: _FollowUps,
+    ) -> None:
+        state = MissionState(mission.state)
+        kind = event.kind
+        if kind is ProgressKind.STARTED and state is S.DISPATCHED:
+            transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        elif kind is ProgressKind.PAUSED and state is S.ACTIVE:
+            transition(mission, S.PAUSED, "robot paused", ACTOR, session)
+        elif kind is ProgressKind.RESUMED and state is S.PAUSED:
+            transition(mission, S.ACTIVE, "robot resumed", ACTOR, session)
+        elif kind is ProgressKind.FAULT:
+            transition(mission, S.FAILED, f"robot fault: {event.detail}", ACTOR, session)
+        elif kind is ProgressKind.ACTION:
+            self._on_action(session, mission, run, event, follow)
+        elif kind is ProgressKind.ORDER_DONE:
+            self._on_order_done(session, mission, run, event, follow)
+
+    def _on_action(
+        self,
+        session: Session,
+        mission: Mission,
+        run: Running,
+        event: ProgressEvent,
+        follow: _FollowUps,
+    ) -> None:
+        compiled = run.compiled
+        meeting = compiled.meeting_node_index
+        if meeting is None or run.guide_released or event.action_id is None:
+            return
+        meeting_actions = {
+            a.action_id
+            for a in compiled.nodes[meeting].actions
+            if a.action_type == "guideWaitForPerson"
+        }
+        if event.action_id not in meeting_actions:
+            return
+        if (
+            event.detail == ActionStatus.FINISHED.value
+            or compiled.on_no_show is NoShowAction.WAIT_AT_DESTINATION
+        ):
+            if event.detail in (ActionStatus.FINISHED.value, ActionStatus.FAILED.value):
+                run.guide_released = True
+                follow.orders.append((run.robot, compiled.next_order_update(None)))
+            return
+        if event.detail != ActionStatus.FAILED.value:
+            return
+        run.guide_released = True
+        run.return_after_cancel = compiled.on_no_show is NoShowAction.RETURN_TO_START
+        follow.instant.append((run.robot, "cancelOrder"))
+        self._ensure_active(session, mission)
+        transition(mission, S.FAILED, "the visitor did not show up", ACTOR, session)
+
+    def _on_order_done(
+        self,
+        session: Session,
+        mission: Mission,
+        run: Running,
+        event: ProgressEvent,
+        follow: _FollowUps,
+    ) -> None:
+        compiled = run.compiled
+        self._ensure_active(session, mission)
+        spec = compiled.mission
+        if isinstance(spec, DisinfectionMission):
+            report = self._report(run, spec)
+            mission.report = (
+                report.model_dump(mode="json") if hasattr(report, "model_dump") else None
+            )
+            if report.passed:
+                transition(mission, S.COMPLETED, "every point received its dose", ACTOR, session)
+            else:
+                transition(
+                    mission, S.FAILED, f"disinfection incomplete: {report.verdict}", ACTOR, session
+                )
+            return
+        failed = [a for a in event.failed_actions if not self._tolerated(compiled, a)]
+        if compiled.repeat_until_stopped and not failed:
+            run.rounds_done += 1
+            self._next_round(run, follow)
+            return
+        if failed:
+            transition(mission, S.FAILED, f"actions failed: {', '.join(failed)}", ACTOR, session)
+        else:
+            transition(mission, S.COMPLETED, "order finished", ACTOR, session)
+
+    @staticmethod
+    def _tolerated(compiled: CompiledMission, action_id: str) -> bool:
+        # A guidance no-show with wait_at_destination still delivers the robot there.
+        meeting = compiled.meeting_node_index
+        return (
+            meeting is not None
+            and compiled.on_no_show is NoShowAction.WAIT_AT_DESTINATION
+            and any(a.action_id == action_id for a in compiled.nodes[meeting].actions)
+        )
+
+    @staticmethod
+    def _ensure_active(session: Session, mission: Mission) -> None:
+        state = MissionState(mission.state)
+        if state is S.DISPATCHED:
+            transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        elif state is S.PAUSED:
+            transition(mission, S.ACTIVE, "robot resumed", ACTOR, session)
+
+    def _report(self, run: Running, spec: DisinfectionMission) -> DisinfectionReport:
+        tracked = self.progress.get(run.robot)
+        outcomes = []
+        if tracked is not None:
+            for action_id, status in tracked.action_status.items():
+                outcomes.append(
+                    ActionOutcome(
+                        action_id=action_id,
+                        action_status=status.value,
+                        result_description=tracked.results.get(action_id),
+                    )
+                )
+        return build_disinfection_report(
+            spec, list(run.compiled.planned_points), outcomes, run.compiled.room_plans
+        )
+
+    def _next_round(self, run: Running, follow: _FollowUps) -> None:
+        """Patrol until stopped: the next round as a new order from where the last one ended."""
+        previous = run.compiled
+        with self.db.session() as session:
+            site = self.sites.load(session, run.site_id)
+        run.compiled = compile_mission(
+            previous.mission,
+            site,
+            run.profile,
+            start=previous.end_pose,
+            order_id=f"{run.mission_id}-r{run.rounds_done}",
+        )
+        self._track(run)
+        follow.orders.append((run.robot, run.compiled.order()))
+
+    def _return_order(self, run: Running) -> Order:
+        """Back along the way it came, from the meeting point to the first node."""
+        compiled = run.compiled
+        meeting = compiled.meeting_node_index or 0
+        nodes = list(reversed(compiled.nodes[: meeting + 1]))
+        edges = list(reversed(compiled.edges[:meeting]))
+        order_nodes = [
+            n.model_copy(update={"sequence_id": 2 * i, "actions": [], "released": True})
+            for i, n in enumerate(nodes)
+        ]
+        order_edges = [
+            e.model_copy(
+                update={
+                    "sequence_id": 2 * i + 1,
+                    "start_node_id": nodes[i].node_id,
+                    "end_node_id": nodes[i + 1].node_id,
+                    "actions": [],
+                    "released": True,
+                    "edge_id": f"{e.edge_id}-back",
+                }
+            )
+            for i, e in enumerate(edges)
+        ]
+        return Order(
+            header_id=0,
+            timestamp=utc_timestamp(),
+            version=PROTOCOL_VERSION,
+            manufacturer=run.robot[0],
+            serial_number=run.robot[1],
+            order_id=f"{run.mission_id}-return",
+            order_update_id=0,
+            nodes=order_nodes,
+            edges=order_edges,
+        )
