@@ -177,7 +177,9 @@ class Crowd:
         draw = self._rng.random(len(nodes))
         pick = start + np.floor(draw * np.maximum(degree, 1)).astype(np.int64)
         anywhere = self.flow_start[flows] + np.floor(draw * self.flow_size[flows]).astype(np.int64)
-        lane_pick = self.indices[np.minimum(pick, max(len(self.indices) - 1, 0))]
+        if not len(self.indices):
+            return anywhere
+        lane_pick = self.indices[np.minimum(pick, len(self.indices) - 1)]
         return np.where(degree > 0, lane_pick, anywhere)
 
     def _match_head_counts(self, hour: int) -> None:
