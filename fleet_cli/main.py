@@ -14,7 +14,7 @@ import numpy as np
 import typer
 import uvicorn
 
-from fleet_cli import sites_cli, users
+from fleet_cli import missions_cli, sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
 from fleet_server.settings import Settings, SettingsError, load_settings
 from sim.fleet import SimFleet, SimulatedRobot
@@ -22,6 +22,7 @@ from sim.fleet import SimFleet, SimulatedRobot
 app = typer.Typer(help="Fleet orchestration for service robots.", no_args_is_help=True)
 app.add_typer(sites_cli.app, name="site")
 app.add_typer(users.app, name="user")
+app.add_typer(missions_cli.app, name="mission")
 
 EXIT_USAGE = 2
 
