@@ -3,6 +3,10 @@
 paho calls back on its network thread. Messages cross into the event loop through one
 deque: the network thread appends and wakes the loop with `call_soon_threadsafe` only when
 no drain is already scheduled, so a burst of messages costs one wake-up, not one each.
+
+Routing to handlers is ours, not paho's `message_callback_add`: paho's matcher walks a
+trie with nested generators for every message, which cost more than parsing the message
+itself in `bench/ingest.py`. We keep the few filters pre-split and compare levels.
 """
 
 from __future__ import annotations
@@ -26,6 +30,33 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], None]
 Unsubscribe = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """One subscription: its filter split into levels, and where matches go."""
+
+    levels: tuple[str, ...]
+    handler: MessageHandler
+
+    def matches(self, topic_levels: list[str]) -> bool:
+        """MQTT 5 §4.7: '+' matches one level, a trailing '#' the rest (even none);
+        wildcards in the first level do not match topics starting with '$'."""
+        levels = self.levels
+        if topic_levels[0].startswith("$") and levels[0] in ("+", "#"):
+            return False
+        n = len(levels)
+        if levels[-1] == "#":
+            n -= 1
+            if len(topic_levels) < n:
+                return False
+        elif len(topic_levels) != n:
+            return False
+        for i in range(n):
+            level = levels[i]
+            if level != "+" and level != topic_levels[i]:
+                return False
+        return True
 
 
 @dataclass
@@ -53,6 +84,8 @@ class MqttLink:
         self._loop = loop
         self._keepalive_s = keepalive_s
         self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        # Read by paho's thread without a lock: replaced whole, never mutated in place.
+        self._routes: tuple[_Route, ...] = ()
         self._inbox: collections.deque[tuple[MessageHandler, str, bytes]] = collections.deque()
         self._drain_scheduled = False
         self._drain_lock = threading.Lock()
@@ -76,6 +109,7 @@ class MqttLink:
             self._client.will_set(topic, payload, qos=qos, retain=retain)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
 
     @property
     def connected(self) -> bool:
@@ -105,21 +139,23 @@ class MqttLink:
     def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> Unsubscribe:
         """Route messages matching the filter to handler; re-subscribed on every reconnect."""
         self._subscriptions[topic_filter] = (qos, handler)
-
-        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-            self._enqueue(handler, msg.topic, bytes(msg.payload))
-
-        self._client.message_callback_add(topic_filter, on_message)
+        self._update_routes()
         if self.connected:
             self._client.subscribe(topic_filter, qos)
 
         def unsubscribe() -> None:
             self._subscriptions.pop(topic_filter, None)
-            self._client.message_callback_remove(topic_filter)
+            self._update_routes()
             if self.connected:
                 self._client.unsubscribe(topic_filter)
 
         return unsubscribe
+
+    def _update_routes(self) -> None:
+        self._routes = tuple(
+            _Route(tuple(topic_filter.split("/")), handler)
+            for topic_filter, (_qos, handler) in self._subscriptions.items()
+        )
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queue a message for the broker (thread-safe in paho)."""
@@ -155,6 +191,18 @@ class MqttLink:
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._connected.clear)
         log.warning("MQTT link down: %s", reason_code)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            return  # MQTT topics are UTF-8 (§1.5.4); no filter of ours can match this one
+        levels = topic.split("/")
+        payload = bytes(msg.payload)  # already bytes in paho 2: no copy
+        # A message matching no filter is not ours (amqtt may send such, see broker.py).
+        for route in self._routes:
+            if route.matches(levels):
+                self._enqueue(route.handler, topic, payload)
 
     def _enqueue(self, handler: MessageHandler, topic: str, payload: bytes) -> None:
         self._inbox.append((handler, topic, payload))
