@@ -16,10 +16,12 @@ import uvicorn
 
 from fleet_cli import missions_cli, sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
+from fleet_cli.sim_cli import app as sim_app
 from fleet_server.settings import Settings, SettingsError, load_settings
 from sim.fleet import SimFleet, SimulatedRobot
 
 app = typer.Typer(help="Fleet orchestration for service robots.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
 app.add_typer(sites_cli.app, name="site")
 app.add_typer(users.app, name="user")
 app.add_typer(missions_cli.app, name="mission")
