@@ -1,0 +1,1 @@
+"""The fleet's Gazebo demo: launch helpers that need no ROS (see `plan`)."""
