@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel
 from fleet_server.auth.audit import AuditFilter, list_audit
 from fleet_server.db.models import AuditEntry
 from fleet_server.deps import RequireAdmin, SessionDep
+from fleet_server.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -52,6 +53,15 @@ def entry_public(entry: AuditEntry) -> AuditEntryPublic:
 Text = Annotated[str | None, Query(max_length=200)]
 
 
+def _in_utc(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 is past the last year
+        raise InvalidInput(field, "out of the supported date range") from exc
+
+
 @router.get("", response_model=AuditPage)
 def list_entries(
     _: RequireAdmin,
@@ -66,6 +76,8 @@ def list_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Entries matching every filter given; `since` inclusive, `until` exclusive."""
-    where = AuditFilter(actor, action, target, site_id, since, until)
+    where = AuditFilter(
+        actor, action, target, site_id, _in_utc(since, "since"), _in_utc(until, "until")
+    )
     entries, next_cursor = list_audit(session, where, cursor, limit)
     return AuditPage(items=[entry_public(e) for e in entries], next_cursor=next_cursor)

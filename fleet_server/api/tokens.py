@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, Field
 
 from fleet_server.api.users import RoleGrantModel
@@ -99,9 +99,12 @@ def list_tokens(
     return [token_public(t) for t in api_tokens.list_api_tokens(session, owner_id)]
 
 
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(
-    token_id: int, principal: CurrentUser, session: SessionDep, actor: ActorDep
+    token_id: TokenId, principal: CurrentUser, session: SessionDep, actor: ActorDep
 ) -> None:
     """Revoke one of your tokens (admins: anyone's); it stops working at once."""
     api_tokens.revoke_api_token(session, token_id, principal, actor)
