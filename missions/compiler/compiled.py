@@ -84,10 +84,10 @@ class CompiledMission:
     release only through that node first (:meth:`with_initial_release`) and extend the
     base with :meth:`order_update` once the action is FINISHED. If it FAILED, the
     mission's ``on_no_show`` (:attr:`on_no_show`) says what the server does next:
-    ``return_to_start``: a new order back to where the robot came from
-    (``node_waypoints[0]``/the first node's position); ``wait_at_destination``: release
+    ``return_to_start``: cancelOrder (the robot still holds the horizon), then a new order
+    back to where the robot came from (the first node); ``wait_at_destination``: release
     the rest, so the robot goes to the destination and waits for the person there;
-    ``cancel``: send no update, the robot stays at the meeting point and the mission ends.
+    ``cancel``: cancelOrder; the robot stays at the meeting point and the mission ends.
     """
 
     order_id: str
