@@ -43,6 +43,8 @@ OTHER_ROBOTS = "other"
 """Label of the bucket for robots beyond `MAX_TRACKED_ROBOTS`."""
 UNKNOWN_ROBOT = "?"
 """Label for messages whose topic names no robot."""
+TOPIC_CACHE_SIZE = 50_000
+"""Parsed topics remembered; a robot uses the same few topics all day. Cleared when full."""
 
 # VDA 5050 §6.2: state, visualization and factsheet travel at QoS 0, connection at QoS 1.
 _SUBSCRIBE_QOS = {
@@ -103,6 +105,7 @@ class Ingest:
         self.rejected_by_reason: collections.Counter[str] = collections.Counter()
         self.ignored: collections.Counter[str] = collections.Counter()
         self._rejected_total = 0
+        self._topic_keys: dict[str, RobotKey] = {}
         self._labelled: set[str] = set()
         # robot label -> when its last reject was logged; insertion order is time order
         # (a re-logged robot is moved to the end), so expired entries sit at the front.
@@ -202,12 +205,17 @@ class Ingest:
         return len(self._last_logged)
 
     def _robot_key(self, topic: str, payload: bytes) -> RobotKey | None:
-        try:
-            identity = parse_topic(topic)
-        except ValueError as exc:
-            self._reject((UNKNOWN_ROBOT, UNKNOWN_ROBOT), RejectReason.BAD_TOPIC, exc)
-            return None
-        key = (identity.manufacturer, identity.serial_number)
+        key = self._topic_keys.get(topic)
+        if key is None:
+            try:
+                identity = parse_topic(topic)
+            except ValueError as exc:
+                self._reject((UNKNOWN_ROBOT, UNKNOWN_ROBOT), RejectReason.BAD_TOPIC, exc)
+                return None
+            key = (identity.manufacturer, identity.serial_number)
+            if len(self._topic_keys) >= TOPIC_CACHE_SIZE:
+                self._topic_keys.clear()  # invented topics must not grow it without bound
+            self._topic_keys[topic] = key
         if len(payload) > self.max_payload_bytes:
             self._reject(key, RejectReason.OVERSIZED, f"{len(payload)} bytes")
             return None
