@@ -58,7 +58,7 @@ ANOMALY_VALUES: dict[str, float] = {
 }
 
 
-class _FaultFields(BaseModel):
+class FaultFields(BaseModel):
     """What a fault does, shared by scheduled and random faults."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,7 +78,7 @@ class _FaultFields(BaseModel):
     lift: str | None = None
 
     @model_validator(mode="after")
-    def _fields_for_kind(self) -> _FaultFields:
+    def _fields_for_kind(self) -> FaultFields:
         need: dict[str, tuple[str, ...]] = {
             "patrol_anomaly": ("anomaly", "waypoint"),
             "door_stuck": ("door",),
@@ -93,7 +93,7 @@ class _FaultFields(BaseModel):
         return self
 
 
-class FaultSpec(_FaultFields):
+class FaultSpec(FaultFields):
     """One fault at a moment of the run (seconds from the start)."""
 
     at_s: float = Field(ge=0)
@@ -114,7 +114,7 @@ class FaultSpec(_FaultFields):
         return math.inf if self.duration_s is None else self.at_s + self.duration_s
 
 
-class RandomFaults(_FaultFields):
+class RandomFaults(FaultFields):
     """Faults of one kind arriving at random (Poisson, `per_hour`) on random robots."""
 
     per_hour: float = Field(gt=0, le=3600)
