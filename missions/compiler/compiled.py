@@ -10,10 +10,11 @@ sent (the stitching node), releases through ``rk >= r(k-1)`` and carries the rem
 horizon. Released nodes and edges are never sent again except the stitching node.
 
 Horizon nodes carry no actions: their actions are sent with the update that releases
-them, with the same actionIds they have in :attr:`CompiledMission.nodes`. (The onboard
-agent checks every actionId of an update against the actions it holds, horizon ones
-included, before dropping the old horizon, so resending a horizon action would be refused
-as a duplicate; see the report to the lead.)
+them, with the same actionIds they have in :attr:`CompiledMission.nodes`. Announcing
+actions in the horizon is optional, and our onboard agent checks every actionId of an
+update against all the actions it holds, the old horizon's included, before it drops that
+horizon (``robot_agent.executor.OrderExecutor._prepare_runs``), so a resent horizon action
+would be refused as a duplicate.
 """
 
 from __future__ import annotations

@@ -6,6 +6,24 @@ drives straight from there to the position (and back before routing on). Success
 positions with the same anchor, e.g. the dwell points of one room, are driven between
 directly: they lie in the same room, and the agent's navigator plans the way between two
 nodes itself (it follows no trajectory).
+
+Per mission kind:
+
+- Patrol: one stop per checkpoint (``speak`` if any, then ``patrolCheck``), ``rounds``
+  times over; ``until_stopped`` gives one round. A zone sweep visits every usable
+  waypoint inside the zone once, in a nearest-neighbour tour from the start improved by
+  2-opt on travel times.
+- UV-C: a waypoint or point target gets one ``uvDisinfect`` with the dwell time the dose
+  model needs at the mission's ``distance_m`` (rounded up to 0.1 s with the robot's timing
+  margin, as room plans are). A room (zone) is planned with :func:`plan_room`; each dwell
+  point with a dwell time becomes a free position (points the plan gives 0 s are left
+  out), anchored to the usable waypoint inside the room nearest the dwell points, else to
+  the nearest one on the level. A room whose plan cannot light every spot is refused. If
+  a level has UV-allowed zones, every UV position on it must lie in one of them.
+- Spray: one ``sprayDisinfect`` per target with rate × volume; a room is sprayed from the
+  usable waypoint inside it nearest its most open spot, else from that spot.
+- Guidance: ``from`` (greeting, ``guideWaitForPerson``, follow-me) then ``to`` (arrival
+  prompt), the way to ``to`` capped at the mission's speed.
 """
 
 from __future__ import annotations
