@@ -296,6 +296,17 @@ def _relocate(tree: Any) -> Any:
     return tree
 
 
+def _parameter_blocks(tree: object) -> list[dict[str, Any]]:
+    # A node's entry is {ros__parameters: ...}, or nests node names first
+    # (local_costmap: {local_costmap: {ros__parameters: ...}}).
+    if not isinstance(tree, dict):
+        return []
+    block = tree.get("ros__parameters")
+    if isinstance(block, dict):
+        return [block]
+    return [found for value in tree.values() for found in _parameter_blocks(value)]
+
+
 def nav2_params_for_robot(base: Mapping[str, Any], robot: RobotSpec) -> dict[str, Any]:
     """A robot's Nav2 parameters from a shared nav2_params.yaml tree.
 
@@ -305,12 +316,13 @@ def nav2_params_for_robot(base: Mapping[str, Any], robot: RobotSpec) -> dict[str
     """
     params: dict[str, Any] = _relocate(copy.deepcopy(dict(base)))
     for node, body in params.items():
-        if not isinstance(body, dict) or not isinstance(body.get("ros__parameters"), dict):
+        blocks = _parameter_blocks(body)
+        if not blocks:
             raise FleetFileError(f"nav2 params: {node}: needs a 'ros__parameters' mapping")
-        body["ros__parameters"]["use_sim_time"] = True
-    amcl = params.get("amcl")
-    if amcl is not None:
-        amcl["ros__parameters"].update(
+        for block in blocks:
+            block["use_sim_time"] = True
+    for amcl in _parameter_blocks(params.get("amcl")):
+        amcl.update(
             {
                 "set_initial_pose": True,
                 "initial_pose": {"x": robot.x, "y": robot.y, "z": robot.z, "yaw": robot.yaw},
