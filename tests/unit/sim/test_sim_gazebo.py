@@ -11,8 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from fleet_cli.main import app
-from missions.sites import Level, Site, import_site
+from missions.sites import Level, Site
 from sim.gazebo import GazeboExportError, export_gazebo, spawn_poses
+from sim.sitemaps import load_site
 
 MAPS = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
 
@@ -31,7 +32,7 @@ def drawn_bbox(level: Level) -> tuple[float, float, float, float]:
 
 
 def export(tmp_path: Path, name: str, level: str, robots: int) -> tuple[Site, ET.Element, dict]:
-    site = import_site(MAPS / f"{name}.building.yaml")
+    site = load_site(MAPS / f"{name}.building.yaml")
     world_path, robots_path = export_gazebo(site, level, tmp_path, robots)
     root = ET.fromstring(world_path.read_text())  # noqa: S314 - our own output
     return site, root, yaml.safe_load(robots_path.read_text())
@@ -100,7 +101,7 @@ def test_robots_yaml_has_the_launch_shape_and_chargers_come_first(tmp_path: Path
 
 
 def test_bad_requests_name_the_option(tmp_path: Path) -> None:
-    site = import_site(MAPS / "office.building.yaml")
+    site = load_site(MAPS / "office.building.yaml")
     with pytest.raises(GazeboExportError, match=r"--level.*L7"):
         export_gazebo(site, "L7", tmp_path, 1)
     with pytest.raises(GazeboExportError, match="--robots"):
@@ -114,9 +115,9 @@ def test_cli_writes_both_files_and_fails_cleanly(tmp_path: Path) -> None:
         [
             "sim",
             "export-gazebo",
-            str(MAPS / "clinic.building.yaml"),
+            str(MAPS / "office.building.yaml"),
             "--level",
-            "L2",
+            "L1",
             "--out",
             str(tmp_path / "gz"),
             "--robots",
@@ -131,7 +132,7 @@ def test_cli_writes_both_files_and_fails_cleanly(tmp_path: Path) -> None:
         [
             "sim",
             "export-gazebo",
-            str(MAPS / "clinic.building.yaml"),
+            str(MAPS / "office.building.yaml"),
             "--level",
             "L9",
             "--out",
