@@ -39,6 +39,9 @@ from robot_agent.orders import Decision, ErrorType, OrderBook, OrderRejected
 log = logging.getLogger(__name__)
 
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
+HOLD_ON_FAILURE = frozenset({"openDoor", "callLift", "guideWaitForPerson"})
+"""Actions whose failure means driving on is unsafe or pointless (a shut door, no lift, no
+visitor): the vehicle holds at that node until master control sends an update or cancels."""
 _KEEP_INSTANT_RESULTS = 50
 
 
@@ -124,6 +127,7 @@ class OrderExecutor:
         self.changed = False
         """Set whenever something the state message reports has changed."""
         self._nav_target: Node | None = None
+        self._held = False
         self._on_state_request = on_state_request
         self._on_factsheet_request = on_factsheet_request
 
@@ -173,6 +177,7 @@ class OrderExecutor:
         try:
             decision = self.book.decide(order, (pose.x, pose.y, pose.map_id), self.busy)
             new_runs = {} if decision is Decision.IGNORE else self._prepare_runs(order, decision)
+            replaced = self._horizon_sequence_ids() if decision is Decision.UPDATE else set()
         except OrderRejected as rejected:
             log.warning("order %s/%s rejected: %s", order.order_id, order.order_update_id, rejected)
             self.errors.order = [
@@ -188,14 +193,13 @@ class OrderExecutor:
         if decision is Decision.IGNORE:
             return decision
         self.errors.order = []
+        self._held = False
         if decision is Decision.NEW:
             self.errors.findings, self.errors.vehicle = [], []
             self.runs = {k: r for k, r in self.runs.items() if r.node_sequence_id is None}
             self.book.take_new(order)
         else:
-            dropped = {n.sequence_id for n in self.book.nodes if not n.released}
-            dropped |= {e.sequence_id for e in self.book.edges if not e.released}
-            self.runs = {k: r for k, r in self.runs.items() if r.node_sequence_id not in dropped}
+            self.runs = {k: r for k, r in self.runs.items() if r.node_sequence_id not in replaced}
             self.book.take_update(order)
         self.runs.update(new_runs)
         self.changed = True
@@ -204,9 +208,18 @@ class OrderExecutor:
             self._arrive(self.book.nodes[0])
         return decision
 
+    def _horizon_sequence_ids(self) -> set[int]:
+        """Unreleased nodes and edges: an update replaces them (§6.6.2)."""
+        ids = {n.sequence_id for n in self.book.nodes if not n.released}
+        return ids | {e.sequence_id for e in self.book.edges if not e.released}
+
     def _prepare_runs(self, order: Order, decision: Decision) -> dict[str, ActionRun]:
         """Action runs for what the order adds; unknown actions or bad parameters refuse it."""
         nodes = order.nodes if decision is Decision.NEW else order.nodes[1:]
+        # An update may resend horizon nodes with their actions: those runs are replaced,
+        # so their actionIds are free again.
+        replaced = self._horizon_sequence_ids() if decision is Decision.UPDATE else set()
+        taken = {k for k, r in self.runs.items() if r.node_sequence_id not in replaced}
         runs: dict[str, ActionRun] = {}
         elements: list[Node | Edge] = [*nodes, *order.edges]
         for element in elements:
@@ -217,7 +230,7 @@ class OrderExecutor:
                     {"orderId": order.order_id, "edgeId": element.edge_id},
                 )
             for action in element.actions:
-                if action.action_id in self.runs:
+                if action.action_id in taken or action.action_id in runs:
                     raise OrderRejected(
                         ErrorType.VALIDATION,
                         f"actionId {action.action_id} is already in use",
@@ -357,6 +370,12 @@ class OrderExecutor:
             return
         run.status = status
         handler = run.handler
+        if (
+            status is ActionStatus.FAILED
+            and run.action.action_type in HOLD_ON_FAILURE
+            and run.node_sequence_id is not None
+        ):
+            self._held = True
         if run.done and handler is not None:
             run.result = handler.result_description
             for finding in handler.findings:
@@ -414,7 +433,7 @@ class OrderExecutor:
         return False
 
     def _may_drive(self) -> bool:
-        return self.book.next_node() is not None and not self._blocking()
+        return not self._held and self.book.next_node() is not None and not self._blocking()
 
     def _drive_next(self) -> None:
         node = self.book.next_node()

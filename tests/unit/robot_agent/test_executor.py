@@ -275,3 +275,37 @@ def test_door_and_lift_requests_wait_for_the_building(h: Harness) -> None:
     h.run(4)
     assert h.status("l1") is ActionStatus.FAILED
     assert h.world.lift_requests[-1] == ("LiftA", "L1", "L2")
+
+
+def test_failed_lift_call_holds_the_robot_until_an_update(h: Harness) -> None:
+    lift = action("callLift", "l1", liftName="LiftA", toMapId="L2", timeoutS=1.0)
+    h.world.busy_lifts = {"LiftA"}
+    h.ex.receive_order(
+        order(
+            "o1",
+            [N("a", 0, 0, actions=[lift]), N("cab", 0, 0, map_id="L2"), N("w", 2, 0, map_id="L2")],
+        )
+    )
+    h.run(6)
+    assert h.status("l1") is ActionStatus.FAILED
+    assert (h.body.map_id, h.ex.book.last_node_id) == ("L1", "a")  # did not ride
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 2, 0)], update_id=1))
+    assert h.error_types() == ["orderUpdateError"]  # the base cannot change...
+    h.ex.receive_instant_actions(instant(action("cancelOrder", "c")))
+    h.ex.receive_order(order("o2", [N("a", 0, 0), N("b", 2, 0)]))
+    h.run(4)
+    assert h.ex.book.last_node_id == "b"  # ...but a cancel and a new order free it
+
+
+def test_update_may_resend_horizon_actions(h: Harness) -> None:
+    check = action("patrolCheck", "p-later", dwellS=0.1)
+    h.ex.receive_order(
+        order("o1", [N("a", 0, 0), N("b", 1, 0), N("c", 2, 0, released=False, actions=[check])])
+    )
+    h.run(3)
+    update = order(
+        "o1", [N("b", 1, 0), N("c", 2, 0, actions=[check])], update_id=1, first_sequence_id=2
+    )
+    assert h.ex.receive_order(update) is Decision.UPDATE
+    h.run(3)
+    assert h.status("p-later") is ActionStatus.FINISHED
