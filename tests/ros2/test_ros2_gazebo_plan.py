@@ -32,10 +32,12 @@ from fleet_gazebo.plan import (
     world_name,
     write_yaml,
 )
-from fleet_robot_agent.params import parse_node_parameters
+from fleet_robot_agent.params import load_params_file, parse_node_parameters
 from ros2_support import AGENT_PACKAGE, GAZEBO_PACKAGE
 
 MODEL_SDF = GAZEBO_PACKAGE / "models" / MODEL_NAME / "model.sdf"
+SIM_AGENT = GAZEBO_PACKAGE / "config" / "sim_agent.yaml"
+MAPS = Path(__file__).resolve().parents[1] / "fixtures" / "maps" / "rmf"
 
 WORLD = """<?xml version="1.0"?>
 <sdf version="1.9">
@@ -120,7 +122,8 @@ def robots_with(**changes: Any) -> dict[str, Any]:
     [
         ({"level": "L1", "robots": []}, "world: must be"),
         ({"world": "world.sdf", "robots": [{}]}, "level: must be"),
-        ({"world": "world.sdf", "level": "L1", "robots": []}, "robots: must be a non-empty list"),
+        ({"world": "world.sdf", "level": "L1", "robots": {}}, "robots: must be a list"),
+        ({"world": "world.sdf", "level": "L1"}, "robots: must be a list"),
         (
             {"world": "world.sdf", "level": "L1", "robots": ["r1"]},
             r"robots\[0\]: must be a mapping",
@@ -151,6 +154,30 @@ def test_bad_robots_files_name_the_field(
     with pytest.raises(FleetFileError, match=error) as caught:
         load_fleet(path)
     assert str(path) in str(caught.value)
+
+
+def test_a_world_without_robots_is_allowed(tmp_path: Path) -> None:
+    fleet = load_fleet(write_site(tmp_path, {"world": "world.sdf", "level": "L1", "robots": []}))
+    assert fleet.robots == ()
+    assert plan_fleet(fleet, MODEL_SDF, NAV2_BASE) == []
+
+
+def test_what_fleet_sim_export_gazebo_writes_is_launchable(tmp_path: Path) -> None:
+    from sim.gazebo import export_gazebo
+    from sim.sitemaps import load_site
+
+    site = load_site(MAPS / "clinic.building.yaml")
+    world, robots = export_gazebo(site, "L1", tmp_path, 3)
+    fleet = load_fleet(robots)
+    assert fleet.world == world.resolve() and fleet.level == "L1"
+    assert len(fleet.robots) == 3 and missing_world_systems(world) == []
+    plans = plan_fleet(fleet, MODEL_SDF, NAV2_BASE)
+    for plan in plans:
+        overrides = plan.agent_overrides
+        values = load_params_file(SIM_AGENT, namespace=plan.robot.namespace)
+        settings = parse_node_parameters({**values, **overrides}, environ={})
+        assert settings.agent.serial_number == plan.robot.name
+        assert plan.spawn_arguments[0] == f"-world={fleet.world_name}"
 
 
 def test_robots_file_that_is_not_yaml_or_missing(tmp_path: Path) -> None:
@@ -259,8 +286,6 @@ def test_clock_bridge_and_lidar_transform() -> None:
 
 
 def test_agent_overrides_validate_with_the_shipped_agent_params() -> None:
-    from fleet_robot_agent.params import load_params_file
-
     overrides = agent_overrides(ROBOT, "L1", "fleet_sim", "mqtt://10.0.0.2:1883")
     assert overrides["agent.serial_number"] == "uv-2" and overrides["map_id"] == "L1"
     values = load_params_file(

@@ -128,8 +128,9 @@ def load_fleet(path: Path) -> FleetSpec:
         raise FleetFileError(f"{path}: world: must be the path of the world SDF")
     if not isinstance(level, str) or not level:
         raise FleetFileError(f"{path}: level: must be the VDA 5050 mapId of the level")
-    if not isinstance(robots_raw, list) or not robots_raw:
-        raise FleetFileError(f"{path}: robots: must be a non-empty list")
+    if not isinstance(robots_raw, list):
+        # An empty list is fine: the exporter's --robots 0 gives a world to look at.
+        raise FleetFileError(f"{path}: robots: must be a list (possibly empty)")
     try:
         robots = [_robot(item, f"robots[{i}]") for i, item in enumerate(robots_raw)]
     except FleetFileError as exc:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from fleet_robot_agent.params import (
     NODE_NAME,
@@ -30,6 +31,12 @@ def _plain(value: object) -> object:
     if isinstance(value, array.array | tuple):
         return list(value)
     return value
+
+
+def node_parameter_values(node: Any) -> dict[str, object]:
+    """A node's parameters as the flat {name: value} mapping params.py validates."""
+    # rclpy Node.get_parameters_by_prefix("") → {name: rclpy.parameter.Parameter}.
+    return {name: _plain(p.value) for name, p in node.get_parameters_by_prefix("").items()}
 
 
 def main(args: list[str] | None = None) -> int:
@@ -58,10 +65,8 @@ def main(args: list[str] | None = None) -> int:
         automatically_declare_parameters_from_overrides=True,
     )
     try:
-        # Node.get_parameters_by_prefix("") → {name: rclpy.parameter.Parameter}.
-        values = {name: _plain(p.value) for name, p in node.get_parameters_by_prefix("").items()}
         try:
-            settings = parse_node_parameters(values)
+            settings = parse_node_parameters(node_parameter_values(node))
         except ParameterError as exc:
             node.get_logger().fatal(str(exc))
             return 2

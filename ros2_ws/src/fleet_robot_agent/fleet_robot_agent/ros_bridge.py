@@ -134,6 +134,10 @@ class RosBridge:
         )
         commands.bind(self._guard.trigger)
 
+    def navigation_server_ready(self) -> bool:
+        """True once bt_navigator's NavigateToPose server is in the graph."""
+        return bool(self._nav_client.server_is_ready())
+
     def _guarded(self, what: str, handler: Callable[..., None]) -> Callable[..., None]:
         """A callback that logs and counts its exceptions instead of ending the spin."""
 
@@ -311,7 +315,7 @@ class RosBridge:
 
     def _send_goal(self, command: SendNavGoal) -> None:
         # ActionClient.server_is_ready(): never block the executor waiting for Nav2.
-        if not self._nav_client.server_is_ready():
+        if not self.navigation_server_ready():
             self._adapter.feed_goal_response(
                 command.ticket,
                 False,
