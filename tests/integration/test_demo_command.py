@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,27 @@ import pytest
 from fleet_server.broker import find_free_port, port_is_free
 from tests.support.mqtt import wait_until
 
+ADMIN_PASSWORD = "demo-test-admin-password"
 
-def _robots(port: int) -> list[dict[str, Any]]:
+
+def _token(port: int) -> str | None:
+    form = urllib.parse.urlencode({"username": "admin", "password": ADMIN_PASSWORD}).encode()
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/robots", timeout=2) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/v1/auth/token", data=form, timeout=5
+        ) as r:
+            return str(json.load(r)["access_token"])
+    except OSError:
+        return None
+
+
+def _robots(port: int, token: str | None) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/robots",
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as r:
             robots: list[dict[str, Any]] = json.load(r)
             return robots
     except OSError:
@@ -36,6 +54,7 @@ def test_demo_serves_three_moving_robots(tmp_path: Path, broker: str) -> None:
         "FLEET_EMBEDDED_MQTT_PORT": str(mqtt_port),
         "FLEET_EMBEDDED_MQTT_BROKER": broker,
         "FLEET_DATA_DIR": str(tmp_path / "var"),
+        "FLEET_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -46,7 +65,12 @@ def test_demo_serves_three_moving_robots(tmp_path: Path, broker: str) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        online = lambda: [r for r in _robots(http_port) if r["online"] and r["pose"]]  # noqa: E731
+        token: list[str | None] = [None]
+
+        def online() -> list[dict[str, Any]]:
+            token[0] = token[0] or _token(http_port)
+            return [r for r in _robots(http_port, token[0]) if r["online"] and r["pose"]]
+
         assert wait_until(lambda: len(online()) >= 3, 20), "fewer than 3 robots online in 20 s"
         assert time.monotonic() - started <= 20
         before = {r["serial_number"]: r["pose"] for r in online()}
