@@ -11,6 +11,7 @@ import numpy as np
 import uvicorn
 
 from fleet_server.app import create_app
+from fleet_server.services import ensure_admin
 from fleet_server.settings import Settings
 from robot_agent.config import AgentConfig
 from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
@@ -77,6 +78,9 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
         demo_robots(f"mqtt://{endpoint.host}:{endpoint.port}", settings.vda_interface, robot_count)
     )
     sim = SimFleetThread(fleet).start()
+    services = app.state.services
+    with services.db.session() as session:
+        generated = ensure_admin(session, None, services.auth.hasher)
     url = f"http://{settings.http_host}:{settings.http_port}"
     print(f"Fleet demo: console and API at {url}  (robots: {url}/api/v1/robots)", flush=True)
     print(
@@ -84,6 +88,14 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
         f"{', '.join(DEMO_SITES)}. Ctrl-C stops.",
         flush=True,
     )
+    if generated is not None:
+        print(f"Sign in as 'admin' with the password {generated} (shown once).", flush=True)
+    else:
+        print(
+            "Sign in as 'admin' with FLEET_ADMIN_PASSWORD or the password printed at the first "
+            "start (users exist in this data folder).",
+            flush=True,
+        )
     try:
         await serve
     finally:
