@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -41,32 +42,37 @@ class FailureThrottle:
         self.max_s = max_s
         self._clock = clock
         self._records: dict[Hashable, _Record] = {}
+        # Sign-ins are handled on a thread pool; counting must not lose concurrent failures.
+        self._lock = threading.Lock()
 
     def retry_after(self, key: Hashable) -> float:
         """Seconds `key` must still wait; 0 when it may try now."""
-        record = self._records.get(key)
-        if record is None:
-            return 0.0
-        return max(0.0, record.locked_until - self._clock())
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                return 0.0
+            return max(0.0, record.locked_until - self._clock())
 
     def record_failure(self, key: Hashable) -> float:
         """Count a failure; returns the lockout it causes (0 when none)."""
-        now = self._clock()
-        record = self._records.get(key)
-        if record is None or now - record.last_failure > self.max_s * 2:
-            # Failures long ago are forgotten, so an occasional typo never adds up to a lockout.
-            record = _Record(failures=0, locked_until=0.0, last_failure=now)
-            self._forget_stale(now)
-            self._records[key] = record
-        record.failures += 1
-        record.last_failure = now
-        lock = lockout_seconds(record.failures, self.threshold, self.base_s, self.max_s)
-        record.locked_until = now + lock
-        return lock
+        with self._lock:
+            now = self._clock()
+            record = self._records.get(key)
+            if record is None or now - record.last_failure > self.max_s * 2:
+                # Failures long ago are forgotten, so an occasional typo never adds up.
+                record = _Record(failures=0, locked_until=0.0, last_failure=now)
+                self._forget_stale(now)
+                self._records[key] = record
+            record.failures += 1
+            record.last_failure = now
+            lock = lockout_seconds(record.failures, self.threshold, self.base_s, self.max_s)
+            record.locked_until = now + lock
+            return lock
 
     def record_success(self, key: Hashable) -> None:
         """Clear the key's failures."""
-        self._records.pop(key, None)
+        with self._lock:
+            self._records.pop(key, None)
 
     def _forget_stale(self, now: float) -> None:
         # Bounded memory: someone trying endless usernames must not grow this without limit.
