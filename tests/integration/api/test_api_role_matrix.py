@@ -7,6 +7,7 @@ the admin role for all sites.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -189,3 +190,22 @@ def test_tokens_cannot_mint_tokens(api: Api) -> None:
     again = api.client.post("/api/v1/tokens", json={"name": "child"}, headers=headers)
     assert again.status_code == 403
     assert "password" in again.json()["detail"]
+
+
+# The only operations anyone may call without credentials (the sign-in endpoints check theirs).
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/auth/token", "/api/v1/auth/refresh"}
+
+
+def test_every_other_operation_in_the_app_requires_credentials(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    checked = 0
+    for template, item in paths.items():
+        if template in PUBLIC:
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        for method in item:
+            for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+                response = api.client.request(method.upper(), path, headers=headers)
+                assert response.status_code == 401, (method, template, response.text)
+            checked += 1
+    assert checked >= 20
