@@ -1,13 +1,14 @@
 """The fleet in Gazebo: world, N robots, bridges, Nav2 and one fleet agent per robot.
 
     fleet sim export-gazebo ... --out /tmp/site          # writes world.sdf, robots.yaml
-    ros2 launch fleet_gazebo fleet_gazebo.launch.py \
-        robots:=/tmp/site/robots.yaml map:=/tmp/site/L1.yaml fleet_server:=true
+    ros2 launch fleet_gazebo fleet_gazebo.launch.py robots:=/tmp/site/robots.yaml \
+        fleet_server:=true
 
-Arguments: robots (required), map (Nav2 map YAML of the level; required unless
-slam:=True), nav2_params, agent_params, manufacturer, broker_url, fleet_server,
-headless, cmd_vel_stamped, slam. Everything that can be decided without ROS is in
-fleet_gazebo.plan (tested in tests/ros2); this file only turns plans into actions.
+Arguments: robots (required), map (Nav2 map YAML of the level; default: rasterised
+from the world's walls), nav2_params, agent_params, manufacturer, broker_url,
+fleet_server, headless, cmd_vel_stamped, slam. Everything that can be decided
+without ROS is in fleet_gazebo.plan and fleet_gazebo.occupancy (tested in
+tests/ros2); this file only turns their results into launch actions.
 """
 
 import shutil
@@ -33,6 +34,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from fleet_gazebo.occupancy import world_map_file
 from fleet_gazebo.plan import (
     MODEL_NAME,
     RobotPlan,
@@ -55,7 +57,7 @@ def _flag(context: LaunchContext, name: str) -> bool:
 
 
 def _robot_actions(
-    plan: RobotPlan, workdir: Path, nav2_launch: Path, context: LaunchContext
+    plan: RobotPlan, workdir: Path, nav2_launch: Path, map_yaml: str, context: LaunchContext
 ) -> GroupAction:
     name, ns = plan.robot.name, plan.robot.namespace
     bridge_file = write_yaml(plan.bridge, workdir / f"{name}_bridge.yaml")
@@ -101,7 +103,7 @@ def _robot_actions(
                 launch_arguments={
                     "namespace": plan.nav2_namespace,
                     "use_namespace": "True",
-                    "map": _arg(context, "map"),
+                    "map": map_yaml,
                     "params_file": str(nav2_file),
                     "use_sim_time": "True",
                     "autostart": "True",
@@ -125,8 +127,6 @@ def _robot_actions(
 def _launch_fleet(context: LaunchContext) -> list[object]:
     share = Path(get_package_share_directory("fleet_gazebo"))
     fleet = load_fleet(Path(_arg(context, "robots")))
-    if not _arg(context, "map") and not _flag(context, "slam"):
-        raise RuntimeError("fleet_gazebo: give map:=<level map YAML> for Nav2, or slam:=True")
     nav2_params = Path(_arg(context, "nav2_params"))
     nav2_base = yaml.safe_load(nav2_params.read_text())
     plans = plan_fleet(
@@ -138,10 +138,13 @@ def _launch_fleet(context: LaunchContext) -> list[object]:
         cmd_vel_stamped=_flag(context, "cmd_vel_stamped"),
     )
     workdir = Path(tempfile.mkdtemp(prefix="fleet_gazebo_"))
+    # Nav2's map must be in the site's level frame: the world's walls give exactly that.
+    map_yaml = _arg(context, "map") or str(world_map_file(fleet.world, workdir))
     actions: list[object] = [
         LogInfo(
             msg=f"fleet_gazebo: {len(plans)} robots on level {fleet.level} in world "
-            f"{fleet.world_name} ({fleet.world}); generated files in {workdir}"
+            f"{fleet.world_name} ({fleet.world}); Nav2 map {map_yaml}; generated files in "
+            f"{workdir}"
         )
     ]
     for missing in missing_world_systems(fleet.world):
@@ -170,7 +173,7 @@ def _launch_fleet(context: LaunchContext) -> list[object]:
         )
     )
     nav2_launch = Path(get_package_share_directory("nav2_bringup")) / "launch" / "bringup_launch.py"
-    actions.extend(_robot_actions(plan, workdir, nav2_launch, context) for plan in plans)
+    actions.extend(_robot_actions(plan, workdir, nav2_launch, map_yaml, context) for plan in plans)
     actions.append(
         RegisterEventHandler(
             OnShutdown(
@@ -195,7 +198,7 @@ def generate_launch_description() -> LaunchDescription:
         [
             DeclareLaunchArgument("robots", description="robots.yaml from fleet sim export-gazebo"),
             DeclareLaunchArgument(
-                "map", default_value="", description="Nav2 map YAML of the level"
+                "map", default_value="", description="Nav2 map YAML (default: from the world)"
             ),
             DeclareLaunchArgument("nav2_params", default_value=nav2_default),
             DeclareLaunchArgument("agent_params", default_value=agent_default),
