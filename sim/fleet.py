@@ -105,6 +105,8 @@ class SimFleet:
         self.proxies: dict[int, LinkProxy] = {}
         self.agents = [robot.make_agent(self.clock) for robot in robots]
         self.crashed: set[int] = set()
+        self.observers: list[Callable[[], None]] = []
+        """Called after every physics frame (KPI sampling, progress display)."""
         self.steps = 0
         self.overruns = 0
         """Frames where physics could not keep up with the clock and took longer steps."""
@@ -166,6 +168,8 @@ class SimFleet:
                 if self.injector is not None:
                     self.injector.tick()
                 self._mark_working()
+                for observe in self.observers:
+                    observe()
             else:
                 dt, last = now - last, now
                 for robot in self.robots:

@@ -254,7 +254,22 @@ class Scenario:
     site: Site
     models: dict[str, RobotModel]
     missions: tuple[ScheduledMission, ...]
+    scheduled_faults: tuple[FaultSpec, ...]
     faults: tuple[FaultSpec, ...]
+    """Scheduled faults plus the random ones drawn with the scenario's seed."""
+
+    def plan_faults(self, serials: Sequence[str], seed: int) -> list[FaultSpec]:
+        """The fault plan for a run with these robots and seed (robots left out drop out)."""
+        present = set(serials)
+        scheduled = [f for f in self.scheduled_faults if f.robot is None or f.robot in present]
+        random = [
+            spec.model_copy(update={"robots": tuple(r for r in spec.robots if r in present)})
+            for spec in self.file.random_faults
+            if not spec.robots or any(r in present for r in spec.robots)
+        ]
+        return fault_plan(
+            scheduled, random, seed=seed, horizon_s=self.file.duration_s, robots=list(serials)
+        )
 
     @property
     def name(self) -> str:
@@ -339,14 +354,24 @@ class _Resolver:
         self._check_robots(models)
         self._check_people()
         missions = self._missions()
-        faults = self._faults()
+        scheduled = self._faults()
+        serials = [s for group in self.file.robots for s in group.serials()]
         return Scenario(
             file=self.file,
             source=self.path,
             site=site,
             models=models,
             missions=tuple(missions),
-            faults=tuple(faults),
+            scheduled_faults=tuple(scheduled),
+            faults=tuple(
+                fault_plan(
+                    scheduled,
+                    self.file.random_faults,
+                    seed=self.file.seed,
+                    horizon_s=self.file.duration_s,
+                    robots=serials,
+                )
+            ),
         )
 
     def _site(self) -> Site:
@@ -502,13 +527,7 @@ class _Resolver:
             if spec.waypoint is not None:
                 self.waypoint(f"{field}.waypoint", spec.waypoint)
             self._check_building(field, spec.door, spec.lift)
-        return fault_plan(
-            scheduled,
-            self.file.random_faults,
-            seed=self.file.seed,
-            horizon_s=self.file.duration_s,
-            robots=serials,
-        )
+        return scheduled
 
     def _check_building(self, field: str, door: str | None, lift: str | None) -> None:
         doors = {d.name for lvl in self.site.levels for d in lvl.doors}
