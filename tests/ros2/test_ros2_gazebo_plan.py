@@ -18,6 +18,7 @@ from fleet_gazebo.plan import (
     LIDAR_SENSOR,
     MODEL_NAME,
     ODOM_FRAME,
+    ROBOT_RADIUS,
     FleetFileError,
     RobotSpec,
     agent_overrides,
@@ -81,6 +82,7 @@ NAV2_BASE: dict[str, Any] = {
         "local_costmap": {
             "ros__parameters": {
                 "robot_base_frame": "base_footprint",
+                "robot_radius": 0.22,
                 "voxel_layer": {
                     "observation_sources": "scan",
                     "scan": {"topic": "/scan", "data_type": "LaserScan"},
@@ -313,6 +315,7 @@ def test_nav2_params_are_namespaced_and_start_at_the_spawn_pose() -> None:
     assert params["bt_navigator"]["ros__parameters"]["odom_topic"] == "odom"
     local = params["local_costmap"]["local_costmap"]["ros__parameters"]
     assert local["robot_base_frame"] == BASE_FRAME
+    assert local["robot_radius"] == ROBOT_RADIUS
     assert local["voxel_layer"]["scan"]["topic"] == "scan"
     assert local["voxel_layer"]["observation_sources"] == "scan"
     for node in ("amcl", "bt_navigator", "controller_server"):

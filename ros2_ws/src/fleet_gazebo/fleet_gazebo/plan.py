@@ -35,6 +35,8 @@ LIDAR_SENSOR = "lidar"
 LIDAR_OFFSET = (0.0, 0.0, 0.30)
 """lidar_link in base_link (x, y, z), as placed in model.sdf."""
 BATTERY_NAME = "main"
+ROBOT_RADIUS = 0.38
+"""Circumscribed radius of the model's 0.60 × 0.44 m chassis, for Nav2's costmaps."""
 
 # Gazebo systems the demo needs from the world: spawning goes through UserCommands'
 # /world/<name>/create service, the lidar through Sensors.
@@ -276,17 +278,21 @@ def agent_overrides(
     }
 
 
-_FRAME_KEYS = {"robot_base_frame": BASE_FRAME, "base_frame_id": BASE_FRAME}
+_REPLACED_KEYS: dict[str, object] = {
+    "robot_base_frame": BASE_FRAME,
+    "base_frame_id": BASE_FRAME,
+    "robot_radius": ROBOT_RADIUS,
+}
 
 
 def _relocate(tree: Any) -> Any:
     # Absolute topics ("/scan") would be shared by every robot; relative ones resolve
-    # in each robot's namespace. Base frames become the model's base_link.
+    # in each robot's namespace. Base frames and the robot's size become the model's.
     if isinstance(tree, dict):
         out = {}
         for key, value in tree.items():
-            if key in _FRAME_KEYS and isinstance(value, str):
-                out[key] = _FRAME_KEYS[key]
+            if key in _REPLACED_KEYS and not isinstance(value, dict | list):
+                out[key] = _REPLACED_KEYS[key]
             elif str(key).endswith("topic") and isinstance(value, str) and value.startswith("/"):
                 out[key] = value.lstrip("/")
             else:
@@ -311,9 +317,10 @@ def _parameter_blocks(tree: object) -> list[dict[str, Any]]:
 def nav2_params_for_robot(base: Mapping[str, Any], robot: RobotSpec) -> dict[str, Any]:
     """A robot's Nav2 parameters from a shared nav2_params.yaml tree.
 
-    Every node gets use_sim_time; topics become relative and base frames base_link
-    (see `_relocate`); AMCL starts at the robot's spawn pose (set_initial_pose,
-    initial_pose.x/y/z/yaw), so no one has to click "2D Pose Estimate" per robot.
+    Every node gets use_sim_time; topics become relative, base frames base_link and
+    robot_radius the model's (see `_relocate`); AMCL starts at the robot's spawn pose
+    (set_initial_pose, initial_pose.x/y/z/yaw), so no one has to click "2D Pose
+    Estimate" per robot.
     """
     params: dict[str, Any] = _relocate(copy.deepcopy(dict(base)))
     for node, body in params.items():
