@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -82,10 +83,12 @@ class RosBridge:
         self._commands = commands
         self._monotonic = monotonic
         self.handler_errors: Counter[str] = Counter()
-        # Commands, action and service answers and readiness checks run one at a time,
-        # so goal handles need no lock; sensor callbacks run beside them.
+        # Commands and readiness checks run one at a time; sensor callbacks beside them.
+        # Future done-callbacks (goal responses, results, service answers) run as
+        # executor tasks outside any group, hence the lock on the goal handles.
         self._work = MutuallyExclusiveCallbackGroup()
         self._sensing = ReentrantCallbackGroup()
+        self._handles_lock = threading.Lock()
         self._goal_handles: dict[int, Any] = {}
         self._set_bool_clients: dict[str, Any] = {}
         self._trigger_clients: dict[str, Any] = {}
@@ -271,7 +274,8 @@ class RosBridge:
             case SendNavGoal():
                 self._send_goal(command)
             case CancelNavGoal(ticket=ticket):
-                handle = self._goal_handles.get(ticket)
+                with self._handles_lock:
+                    handle = self._goal_handles.get(ticket)
                 if handle is not None:
                     # ClientGoalHandle.cancel_goal_async() → action_msgs/srv/CancelGoal.
                     handle.cancel_goal_async()
@@ -347,7 +351,8 @@ class RosBridge:
             self._adapter.feed_goal_response(ticket, False, "NavigateToPose goal rejected")
             return
         # Kept before feeding: a stale ticket's cancel command needs the handle.
-        self._goal_handles[ticket] = handle
+        with self._handles_lock:
+            self._goal_handles[ticket] = handle
         handle.get_result_async().add_done_callback(
             self._guarded("goal result", functools.partial(self._on_result, ticket))
         )
@@ -361,7 +366,8 @@ class RosBridge:
         )
 
     def _on_result(self, ticket: int, future: Any) -> None:
-        self._goal_handles.pop(ticket, None)
+        with self._handles_lock:
+            self._goal_handles.pop(ticket, None)
         response = future.result()  # GetResult response: .status (GoalStatus), .result
         result = response.result
         # NavigateToPose result: error_code (uint16); error_msg (string) only in newer
