@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fleet_server.api import audit, auth, health, missions, robots, sites, tokens, users
+from fleet_server.console_static import mount_console
 from fleet_server.errors import install_problem_handlers
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
@@ -32,4 +33,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(tokens.router)
     app.include_router(audit.router)
+    mount_console(app)
     return app
