@@ -4,7 +4,8 @@ Every robot has its own agent, MQTT connection and identity; the physics of all 
 is stepped from one task, on the simulation clock. With a `World`, physics advances in
 fixed steps of `physics_dt_s` simulated seconds, as many as the clock has moved on (so a
 time scale of 60 runs 600 steps per real second); without one, each `KinematicRobot` body
-is stepped by the clock's elapsed time.
+is stepped by the clock's elapsed time. With a `ManualClock` the fleet runs free: as fast
+as the process can step physics and serve the agents.
 
 The fleet also carries out process and network faults (`sim.faults.FaultHooks`): robots
 that may lose their network or crash talk to the broker through a `LinkProxy` each.
@@ -36,6 +37,8 @@ PHYSICS_DT_S = 0.1
 FRAME_REAL_S = 0.02
 """Shortest real interval between two rounds of the physics loop."""
 MAX_STEPS_PER_FRAME = 2000
+FREE_RUN_STEPS = 10
+"""With a `ManualClock` the fleet runs free: this many physics steps per round, no sleep."""
 
 
 @dataclass
@@ -160,8 +163,9 @@ class SimFleet:
         last = clock.monotonic()
         next_agent_tick = 0.0
         while not stop.is_set():
+            free_running = isinstance(clock, ManualClock)
             if isinstance(clock, ManualClock):
-                clock.advance(self.physics_dt_s)
+                clock.advance(self.physics_dt_s * FREE_RUN_STEPS)
             now = clock.monotonic()
             if self.world is not None:
                 self._advance_world(now - sim_origin)
@@ -178,6 +182,9 @@ class SimFleet:
             if self.agent_tick_s is not None and now >= next_agent_tick:
                 next_agent_tick = now + self.agent_tick_s
                 self._tick_agents()
+            if free_running:
+                await asyncio.sleep(0)  # let agents and MQTT callbacks in, then carry on
+                continue
             frame = max(FRAME_REAL_S, clock.real_seconds(self.physics_dt_s))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), frame)

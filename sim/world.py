@@ -51,6 +51,10 @@ class GoalState(IntEnum):
     FAILED = 3
 
 
+# Plain ints for the hot paths: an IntEnum member lookup costs more than the array op.
+_NONE, _ACTIVE, _SUCCEEDED, _FAILED = (int(g) for g in GoalState)
+
+
 @dataclass
 class RobotArrays:
     """Every robot's state, one array per quantity (index = robot)."""
@@ -523,10 +527,10 @@ class World:
                 self._finish_rides(np.flatnonzero(landed))
         stuck = r.stuck_until > t
         held = r.paused | r.charging | (r.battery_wh <= 0) | stuck | r.riding
-        active = r.goal_state == GoalState.ACTIVE
+        active = r.goal_state == _ACTIVE
         failing = active & stuck & r.stuck_fails
         if failing.any():
-            r.goal_state[failing] = GoalState.FAILED
+            r.goal_state[failing] = _FAILED
             active &= ~failing
         free = active & ~held
         elsewhere = free & (r.goal_level != r.level)
@@ -558,7 +562,7 @@ class World:
         r.odometer_m += stride
         done = at_goal | (moving & (dist - stride <= 1e-3))
         if done.any():
-            r.goal_state[done] = GoalState.SUCCEEDED
+            r.goal_state[done] = _SUCCEEDED
             r.speed[done] = 0.0
         return moving
 
@@ -579,12 +583,12 @@ class World:
     def _wander_on(self) -> None:
         """Robots roaming the graph pick a random next waypoint when they arrive."""
         r = self.r
-        ready = r.wander & (r.goal_state != GoalState.ACTIVE) & ~r.riding
+        ready = r.wander & (r.goal_state != _ACTIVE) & ~r.riding
         if not ready.any():
             return
         g = self.wander_graph()
         who = np.flatnonzero(ready)
-        reached = r.goal_state[who] == GoalState.SUCCEEDED
+        reached = r.goal_state[who] == _SUCCEEDED
         r.wander_node[who] = np.where(reached, r.wander_target[who], r.wander_node[who])
         here = r.wander_node[who]
         degree = g.indptr[here + 1] - g.indptr[here]
@@ -594,7 +598,7 @@ class World:
         r.goal_x[who], r.goal_y[who] = g.node_x[nxt], g.node_y[nxt]
         r.goal_level[who] = g.node_level[nxt]
         r.goal_speed[who], r.goal_tolerance[who] = np.inf, 0.1
-        r.goal_state[who] = GoalState.ACTIVE
+        r.goal_state[who] = _ACTIVE
 
     # --- lifts -----------------------------------------------------------------------------------
 
@@ -648,15 +652,12 @@ class World:
     def _prune_queue(self, lift: LiftState, t: float) -> None:
         """Drop robots that no longer wait for this lift (new goal, cancelled, paused...)."""
         r = self.r
-        keep = []
-        for i in lift.queue:
-            waiting = r.goal_state[i] == GoalState.ACTIVE and r.goal_level[i] != r.level[i]
-            held = r.paused[i] or r.charging[i] or r.battery_wh[i] <= 0 or r.stuck_until[i] > t
-            if waiting and not held and not r.riding[i]:
-                keep.append(i)
-            else:
-                r.queued_lift[i] = -1
-        lift.queue = keep
+        q = np.asarray(lift.queue, dtype=np.int64)
+        held = r.paused[q] | r.charging[q] | (r.battery_wh[q] <= 0) | (r.stuck_until[q] > t)
+        waiting = (r.goal_state[q] == _ACTIVE) & (r.goal_level[q] != r.level[q])
+        keep = waiting & ~held & ~r.riding[q]
+        r.queued_lift[q[~keep]] = -1
+        lift.queue = q[keep].tolist()
 
     def _release_stale(self, lift: LiftState, t: float) -> None:
         """A lift called but never boarded goes to the next caller after `lift_hold_s`."""
