@@ -368,7 +368,10 @@ class PatrolCheckHandler(TimedHandler):
             count = self.ctx.adapter.people_nearby()
             return {"check": name, "ok": count == 0, "value": count}
         sensor = _CHECK_SENSORS[name]
-        value = sensors.get(sensor, 0.0)
+        value = sensors.get(sensor)
+        if value is None:
+            # A silent sensor proves nothing: the check fails rather than passing unseen.
+            return {"check": name, "ok": False, "value": None, "reason": "no reading"}
         return {"check": name, "ok": value == 0, "value": value}
 
 

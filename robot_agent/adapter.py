@@ -21,6 +21,8 @@ class Pose:
     y: float
     theta: float
     map_id: str
+    initialized: bool = True
+    """False while the platform has no localisation (VDA 5050 positionInitialized)."""
 
 
 @dataclass(frozen=True, slots=True)

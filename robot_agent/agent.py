@@ -177,7 +177,11 @@ class Agent:
     def _position(self) -> AgvPosition:
         pose = self.adapter.read_pose()
         return AgvPosition(
-            x=pose.x, y=pose.y, theta=pose.theta, map_id=pose.map_id, position_initialized=True
+            x=pose.x,
+            y=pose.y,
+            theta=pose.theta,
+            map_id=pose.map_id,
+            position_initialized=pose.initialized,
         )
 
     def _velocity(self) -> Velocity:

@@ -202,7 +202,7 @@ def test_hard_action_runs_alone_and_holds_the_vehicle(h: Harness) -> None:
 
 
 def test_patrol_anomaly_is_reported(h: Harness) -> None:
-    h.world.sensors = {"temperature_c": 51.0, "door_open": 1.0}
+    h.world.sensors = {"temperature_c": 51.0, "door_open": 1.0, "smoke": 0.0}
     check = action(
         "patrolCheck",
         "p1",
@@ -309,3 +309,17 @@ def test_update_may_resend_horizon_actions(h: Harness) -> None:
     assert h.ex.receive_order(update) is Decision.UPDATE
     h.run(3)
     assert h.status("p-later") is ActionStatus.FINISHED
+
+
+def test_a_silent_sensor_fails_its_check(h: Harness) -> None:
+    h.world.sensors = {}
+    check = action("patrolCheck", "p1", dwellS=0.1, checks=["smoke_absent"])
+    h.ex.receive_order(order("o1", [N("a", 0, 0, actions=[check])]))
+    h.run(0.5)
+    result = json.loads(h.ex.runs["p1"].result or "")
+    assert result["checks"][0] == {
+        "check": "smoke_absent",
+        "ok": False,
+        "value": None,
+        "reason": "no reading",
+    }

@@ -96,7 +96,7 @@ class Ros2Adapter:
                 self.params.map_frame,
                 self.params.base_frame,
             )
-            return Pose(x=0.0, y=0.0, theta=0.0, map_id=map_id)
+            return Pose(x=0.0, y=0.0, theta=0.0, map_id=map_id, initialized=False)
         return Pose(x=pose.x, y=pose.y, theta=pose.yaw, map_id=map_id)
 
     def read_velocity(self) -> Velocity:
