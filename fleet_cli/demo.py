@@ -13,33 +13,54 @@ import uvicorn
 from fleet_server.app import create_app
 from fleet_server.services import ensure_admin
 from fleet_server.settings import Settings
+from missions.sites import SiteKind
 from robot_agent.config import AgentConfig
-from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
-from sim.kinematic import KinematicRobot, LoopRoute
+from sim.fleet import FleetGroup, SimFleet, SimFleetThread, SimulatedRobot
+from sim.models import load_models
+from sim.sitemaps import load_site, map_path
+from sim.world import World
 
 log = logging.getLogger(__name__)
 
 DEMO_SITES = ("hospital", "bank", "plaza")
+DEMO_MAPS: dict[str, tuple[str, SiteKind, tuple[str, ...]]] = {
+    "hospital": ("clinic", SiteKind.HOSPITAL, ("uvc", "guide", "patrol")),
+    "bank": ("office", SiteKind.BANK, ("reception", "patrol", "spray")),
+    "plaza": ("campus", SiteKind.PUBLIC_SPACE, ("patrol", "spray")),
+}
 
 
-def demo_robots(broker_url: str, interface: str, count: int) -> list[SimulatedRobot]:
-    """`count` robots spread over a hospital, a bank and a plaza, each on its own loop."""
-    robots = []
-    for i in range(count):
-        site = DEMO_SITES[i % len(DEMO_SITES)]
-        width, height = 20.0 + 4 * (i % 3), 12.0 + 2 * (i % 2)
-        corners = np.array([[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]])
-        route = LoopRoute(points=corners + 3.0 * i, map_id=f"{site}:L1")
-        body = KinematicRobot(route=route, wander=True, max_speed_m_s=0.6 + 0.1 * (i % 4))
-        config = AgentConfig(
-            manufacturer="fleetsim",
-            serial_number=f"{site}-{i + 1:03d}",
-            broker_url=broker_url,
-            interface=interface,
-            keepalive_s=10,
-        )
-        robots.append(SimulatedRobot(config=config, body=body))
-    return robots
+def demo_fleet(broker_url: str, interface: str, count: int) -> FleetGroup:
+    """`count` robots spread over a hospital, a bank and a plaza, roaming their maps' lanes.
+
+    Each site is a world of its own on a bundled map (clinic, office, campus). A robot
+    roams until the server gives it an order, which it then carries out.
+    """
+    models = load_models()
+    fleets = []
+    for k, site in enumerate(DEMO_SITES):
+        serial_numbers = [f"{site}-{i + 1:03d}" for i in range(k, count, len(DEMO_SITES))]
+        if not serial_numbers:
+            continue
+        map_name, kind, kinds = DEMO_MAPS[site]
+        world = World(load_site(map_path(map_name), site, kind), seed=k)
+        robots = []
+        for j, serial in enumerate(serial_numbers):
+            model = models[kinds[j % len(kinds)]]
+            config = AgentConfig(
+                manufacturer="fleetsim",
+                serial_number=serial,
+                broker_url=broker_url,
+                interface=interface,
+                keepalive_s=10,
+                robot=model.description(),
+            )
+            robots.append(SimulatedRobot(config=config, body=world.add_robot(serial, model=model)))
+        nodes = world.roamable_nodes()
+        starts = world.rng.choice(nodes, size=len(robots), replace=len(robots) > len(nodes))
+        world.wander_on_graph(np.arange(len(robots)), starts)
+        fleets.append(SimFleet(robots, world=world))
+    return FleetGroup(fleets)
 
 
 class _DemoServer(uvicorn.Server):
@@ -74,8 +95,8 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
             return
         await asyncio.sleep(0.05)
     endpoint = settings.mqtt_endpoint()
-    fleet = SimFleet(
-        demo_robots(f"mqtt://{endpoint.host}:{endpoint.port}", settings.vda_interface, robot_count)
+    fleet = demo_fleet(
+        f"mqtt://{endpoint.host}:{endpoint.port}", settings.vda_interface, robot_count
     )
     sim = SimFleetThread(fleet).start()
     services = app.state.services

@@ -285,10 +285,28 @@ class SimFleet:
         task.add_done_callback(self._leftovers.discard)
 
 
-class SimFleetThread:
-    """Runs a `SimFleet` on its own event loop in a background thread (demo and tests)."""
+class FleetGroup:
+    """Several fleets (one world each, e.g. one per site) run together in one event loop."""
 
-    def __init__(self, fleet: SimFleet) -> None:
+    def __init__(self, fleets: list[SimFleet]) -> None:
+        self.fleets = fleets
+
+    @property
+    def agents(self) -> list[Agent]:
+        """Every fleet's agents."""
+        return [agent for fleet in self.fleets for agent in fleet.agents]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every fleet until `stop` is set."""
+        async with asyncio.TaskGroup() as group:
+            for fleet in self.fleets:
+                group.create_task(fleet.run(stop))
+
+
+class SimFleetThread:
+    """Runs a `SimFleet` (or a `FleetGroup`) on its own event loop in a background thread."""
+
+    def __init__(self, fleet: SimFleet | FleetGroup) -> None:
         self.fleet = fleet
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="sim-fleet", daemon=True)
