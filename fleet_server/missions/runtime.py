@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet_server.db import Database
-from fleet_server.db.models import Mission, Robot
+from fleet_server.db.models import Mission, MissionEvent, Robot
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
@@ -67,6 +68,28 @@ MAX_CANDIDATES = 5
 LIVE_STATES = (S.ASSIGNED, S.DISPATCHED, S.ACTIVE, S.PAUSED)
 
 
+@dataclass(frozen=True, slots=True)
+class MissionTransition:
+    """A committed lifecycle transition, as transition hooks receive it."""
+
+    mission_id: uuid.UUID
+    site_id: str
+    kind: str
+    priority: str
+    robot_id: int | None
+    from_state: MissionState | None
+    to_state: MissionState
+    cause: str
+    at: datetime
+    created_at: datetime
+    version: int
+    """The mission row's version after the commit: orders updates of one mission."""
+
+
+TransitionHook = Callable[[MissionTransition], None]
+"""Called after each commit that moved a mission, on the committing (worker) thread."""
+
+
 @dataclass
 class Running:
     """A mission whose order a robot has."""
@@ -79,6 +102,10 @@ class Running:
     rounds_done: int = 0
     return_after_cancel: bool = False
     guide_released: bool = False
+    started: bool = False
+    lost_since: float | None = None
+    """Monotonic time since which the robot is offline or no longer runs our order."""
+    paused_by_loss: bool = False
 
 
 @dataclass
@@ -133,14 +160,20 @@ class MissionRuntime:
         sites: SiteStore,
         *,
         tick_s: float = 1.0,
+        reassign_after_s: float = 60.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.live = live
         self.orders = orders
         self.sites = sites
         self.tick_s = tick_s
+        self.reassign_after_s = reassign_after_s
         self._now = now
+        self._monotonic = monotonic
+        self._orphans: dict[RobotKey, str] = {}
+        """Robots that lost a mission we gave to another robot: the order they may still hold."""
         self.progress = MissionProgress()
         self.running: dict[uuid.UUID, Running] = {}
         self._events: collections.deque[ProgressEvent] = collections.deque()
@@ -148,6 +181,55 @@ class MissionRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remove_listener = live.add_listener(self._on_robot_event)
         self._action_counter = 0
+        self._transition_hooks: list[TransitionHook] = []
+
+    def add_transition_hook(self, hook: TransitionHook) -> Callable[[], None]:
+        """Call hook(transition) after every commit that moved a mission; returns a remover.
+
+        Hooks run on the thread that committed (a worker thread), so they must be
+        thread-safe and quick: hand the transition over, do not work on it there.
+        """
+        # Copy on write: announcing iterates the current list without a lock.
+        self._transition_hooks = [*self._transition_hooks, hook]
+
+        def remove() -> None:
+            self._transition_hooks = [h for h in self._transition_hooks if h is not hook]
+
+        return remove
+
+    def _commit(self, session: Session) -> None:
+        """Commit, then tell the transition hooks about every transition the commit stored."""
+        # Every transition here is committed through this method with no query after it
+        # (a query would autoflush its event out of `session.new`).
+        events = [o for o in session.new if isinstance(o, MissionEvent)]
+        session.commit()
+        hooks = self._transition_hooks
+        if not events or not hooks:
+            return
+        events.sort(key=lambda e: e.id)  # ids follow insertion order: the transition order
+        for event in events:
+            mission = session.get(Mission, event.mission_id)  # in the identity map: no query
+            if mission is None:
+                continue
+            transition_done = MissionTransition(
+                mission_id=mission.id,
+                site_id=mission.site_id,
+                kind=mission.kind,
+                priority=mission.priority,
+                robot_id=mission.robot_id,
+                from_state=None if event.from_state is None else MissionState(event.from_state),
+                to_state=MissionState(event.to_state),
+                cause=event.cause,
+                at=event.at,
+                created_at=mission.created_at,
+                version=mission.version,
+            )
+            for hook in hooks:
+                try:
+                    hook(transition_done)
+                except Exception:
+                    # A faulty observer must not undo or stop the runtime's work.
+                    log.exception("mission transition hook failed for %s", mission.id)
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -175,29 +257,104 @@ class MissionRuntime:
                 log.exception("mission runtime step failed")
 
     async def step(self) -> None:
-        """Apply robot progress, then assign and dispatch pending missions."""
+        """Apply robot progress, reassign lost missions, assign and dispatch pending ones."""
         events = list(self._events)
         self._events.clear()
         if events:
             follow = await asyncio.to_thread(self._apply_progress, events)
             self._publish(follow)
+        lost = self._lost_for_too_long()
+        if lost:
+            await asyncio.to_thread(self._reassign, lost)
         for dispatch in await asyncio.to_thread(self._assign_pending):
             self._send_initial(dispatch)
 
     def _on_robot_event(self, event: str, robot: RobotLive) -> None:
+        if event in (RobotEvent.OFFLINE, RobotEvent.ONLINE):
+            kind = (
+                ProgressKind.ROBOT_OFFLINE
+                if event == RobotEvent.OFFLINE
+                else ProgressKind.ROBOT_ONLINE
+            )
+            for run in self.running.values():
+                if run.robot == robot.key:
+                    self._events.append(ProgressEvent(str(run.mission_id), kind))
+                    self._wake.set()
+            return
         if event != RobotEvent.STATE or robot.state is None:
             return
+        self._cancel_orphan(robot)
         progress = self.progress.on_state(robot.key, robot.state)
         if progress:
             self._events.extend(progress)
             self._wake.set()
+
+    def _cancel_orphan(self, robot: RobotLive) -> None:
+        """A robot back after its mission went to another robot must not run it twice."""
+        order_id = self._orphans.get(robot.key)
+        state = robot.state
+        if order_id is None or state is None:
+            return
+        if state.order_id == order_id and (
+            state.node_states
+            or any(
+                a.action_status not in (ActionStatus.FINISHED, ActionStatus.FAILED)
+                for a in state.action_states
+            )
+        ):
+            log.warning(
+                "robot %s/%s still runs reassigned order %s: cancelling", *robot.key, order_id
+            )
+            self._send_instant(robot.key, "cancelOrder", False)
+        self._orphans.pop(robot.key, None)
+
+    def _lost_for_too_long(self) -> list[uuid.UUID]:
+        """Missions whose robot is offline, or dropped our order, for longer than the grace."""
+        now = self._monotonic()
+        lost = []
+        for run in self.running.values():
+            live = self.live.get(*run.robot)
+            state = live.state if live else None
+            gone = live is None or not live.online
+            dropped = run.started and state is not None and state.order_id != run.compiled.order_id
+            if not (gone or dropped):
+                run.lost_since = None
+                continue
+            run.lost_since = run.lost_since if run.lost_since is not None else now
+            if now - run.lost_since >= self.reassign_after_s:
+                lost.append(run.mission_id)
+        return lost
+
+    def _reassign(self, mission_ids: list[uuid.UUID]) -> None:
+        """Give lost missions back to the queue; the assignment loop picks a robot again."""
+        with self.db.session() as session:
+            for mission_id in mission_ids:
+                run = self.running.pop(mission_id, None)
+                mission = session.get(Mission, mission_id)
+                if run is None or mission is None:
+                    continue
+                self.progress.forget(run.robot)
+                self._orphans[run.robot] = run.compiled.order_id
+                state = MissionState(mission.state)
+                if state is S.ACTIVE:
+                    transition(mission, S.PAUSED, "robot lost", ACTOR, session)
+                if MissionState(mission.state) in (S.PAUSED, S.DISPATCHED):
+                    transition(
+                        mission,
+                        S.PENDING,
+                        f"robot {run.robot[1]} lost for {self.reassign_after_s:.0f} s; reassigning",
+                        ACTOR,
+                        session,
+                    )
+                session.commit()
+        self._wake.set()
 
     # -- requests from the API (worker threads) ------------------------------------------------
 
     def cancel(self, session: Session, mission: Mission, actor: str) -> None:
         """Cancel now; a robot that has the order is told to stop (cancelOrder)."""
         transition(mission, S.CANCELLED, f"cancelled by {actor}", actor, session)
-        session.commit()
+        self._commit(session)
         run = self.running.pop(mission.id, None)
         if run is not None:
             self._call_on_loop(self._send_instant, run.robot, "cancelOrder", True)
@@ -321,7 +478,7 @@ class MissionRuntime:
             spec = _spec(mission, site.name)
         except (SiteNotFound, SiteMapUnavailable, ValueError) as exc:
             transition(mission, S.CANCELLED, f"cannot plan: {exc}", ACTOR, session)
-            session.commit()
+            self._commit(session)
             return None
         best: tuple[float, Robot, CompiledMission] | None = None
         last_error: MissionCompileError | None = None
@@ -359,7 +516,7 @@ class MissionRuntime:
             robot_id=robot.id,
         )
         transition(mission, S.DISPATCHED, f"order {compiled.order_id} sent", ACTOR, session)
-        session.commit()
+        self._commit(session)
         busy.add(robot.id)
         return _Dispatch(
             mission.id,
@@ -402,7 +559,7 @@ class MissionRuntime:
                     self._after_terminal(run, event, follow)
                     continue
                 self._apply_one(session, mission, run, event, follow)
-                session.commit()
+                self._commit(session)
                 if (
                     MissionState(mission.state) in TERMINAL_STATES
                     and event.kind is not ProgressKind.CANCELLED
@@ -432,8 +589,18 @@ class MissionRuntime:
     ) -> None:
         state = MissionState(mission.state)
         kind = event.kind
-        if kind is ProgressKind.STARTED and state is S.DISPATCHED:
-            transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        if kind is ProgressKind.STARTED:
+            run.started = True
+            if state is S.DISPATCHED:
+                transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        elif kind is ProgressKind.ROBOT_OFFLINE:
+            if state is S.ACTIVE:
+                transition(mission, S.PAUSED, "robot offline", ACTOR, session)
+                run.paused_by_loss = True
+        elif kind is ProgressKind.ROBOT_ONLINE:
+            if state is S.PAUSED and run.paused_by_loss:
+                transition(mission, S.ACTIVE, "robot back online", ACTOR, session)
+                run.paused_by_loss = False
         elif kind is ProgressKind.PAUSED and state is S.ACTIVE:
             transition(mission, S.PAUSED, "robot paused", ACTOR, session)
         elif kind is ProgressKind.RESUMED and state is S.PAUSED:
