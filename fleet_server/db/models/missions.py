@@ -126,6 +126,11 @@ class Alarm(Base):
     mission_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("missions.id", ondelete="SET NULL")
     )
+    manufacturer: Mapped[str | None] = mapped_column(String(100))
+    serial_number: Mapped[str | None] = mapped_column(String(100), index=True)
+    """The robot's VDA 5050 identity, also for robots that are not registered."""
+    dedup_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    """Names the condition an alarm stands for; one uncleared alarm per key at a time."""
     source: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(64))
