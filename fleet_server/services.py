@@ -15,7 +15,7 @@ from fleet_server.auth.signing_key import load_signing_key
 from fleet_server.auth.users import ensure_admin as ensure_admin  # re-exported for the demo
 from fleet_server.broker import EmbeddedBroker, make_embedded_broker
 from fleet_server.db import Database, upgrade_to_head
-from fleet_server.fleet.ingest import Ingest
+from fleet_server.fleet.ingest import Ingest, tune_gc_for_ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.missions.runtime import MissionRuntime
@@ -117,6 +117,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         )
         ingest = Ingest(live, settings.vda_interface)
         ingest.subscribe(link)
+        tune_gc_for_ingest()
         await link.start()
         stack.push_async_callback(link.stop)
         sweeper = asyncio.create_task(_sweep_silent_robots(live), name="sweep-silent-robots")

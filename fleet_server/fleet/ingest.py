@@ -14,6 +14,7 @@ and an in-memory update; no database, no second parse.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +47,9 @@ UNKNOWN_ROBOT = "?"
 TOPIC_CACHE_SIZE = 50_000
 """Parsed topics remembered; a robot uses the same few topics all day. Cleared when full."""
 
+GC_GEN0_THRESHOLD = 10_000
+"""Allocations between young-generation collections while the ingest runs (CPython: 700)."""
+
 # VDA 5050 §6.2: state, visualization and factsheet travel at QoS 0, connection at QoS 1.
 _SUBSCRIBE_QOS = {
     TopicKind.STATE: 0,
@@ -53,6 +57,19 @@ _SUBSCRIBE_QOS = {
     TopicKind.CONNECTION: 1,
     TopicKind.FACTSHEET: 0,
 }
+
+
+def tune_gc_for_ingest(gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
+    """Make CPython's cyclic GC cheaper under message load; process-wide, call at startup.
+
+    Each message allocates a few dozen objects (the parsed model) and the live state keeps
+    the newest per robot, so at the default threshold a young collection runs every ten or
+    so messages and walks records that are still alive. Timed with gc callbacks at 3,000
+    msg/s (bench/ingest.py payloads): 17 µs of collection per message at 700, 8 µs at
+    10,000. Never lowers a threshold someone already raised.
+    """
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, gen0_threshold), gen1, gen2)
 
 
 class RejectReason:
