@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from sim.faults import PROCESS_FAULTS, FaultInjector
 from sim.kinematic import Goal
 from sim.runner import KpiAccumulator, RunOptions, build_run, scaled_counts
 from sim.scenario import load_scenario
@@ -68,3 +69,36 @@ def test_kpis_count_distance_energy_charging_and_utilisation() -> None:
     assert summary["sim_seconds"] == pytest.approx(60.0)
     assert summary["robots"][1]["utilisation"] == pytest.approx(0.5, abs=0.01)
     assert summary["fleet"]["robots"] == 3
+
+
+def test_the_world_side_of_a_run_repeats_exactly_for_one_seed() -> None:
+    scenario = load_scenario("hospital_day")
+
+    def day(seed: int) -> tuple[object, ...]:
+        run = build_run(scenario, RunOptions(robots=5, seed=seed, faults=False))
+        world = run.world
+        world.wander_on_graph(range(world.n), world.roamable_nodes()[: world.n])
+        plan = [
+            f
+            for f in scenario.plan_faults(world.names, seed)
+            if f.kind not in PROCESS_FAULTS and f.kind != "broker_restart"
+        ]
+        injector = FaultInjector(plan, world, None)
+        world.visitor_following(1)
+        for _ in range(3600):  # 06:00 to 08:00, the crowds arrive at 07:00
+            world.step(2.0)
+            injector.tick()
+        crowd = world.crowd
+        assert crowd is not None and crowd.head_count().sum() > 0
+        return (
+            world.r.x.tolist(),
+            world.r.level.tolist(),
+            world.r.battery_wh.tolist(),
+            crowd.x[crowd.alive].tolist(),
+            int(world.visitors.outcome[1]),
+            [(e.t, e.kind, e.robot, e.phase) for e in injector.events],
+        )
+
+    first = day(3)
+    assert day(3) == first
+    assert day(4) != first
