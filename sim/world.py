@@ -194,6 +194,8 @@ class WanderGraph:
 
     indptr: IntArray
     indices: IntArray
+    speed_limit: FloatArray
+    """Per edge (aligned with `indices`): the lane's speed limit, inf where it has none."""
     node_x: FloatArray
     node_y: FloatArray
     node_level: IntArray
@@ -203,24 +205,27 @@ class WanderGraph:
         """Lanes (open ones, both ways where bidirectional) plus links between lift stops."""
         wps = site.all_waypoints()
         index = {wp.id: k for k, wp in enumerate(wps)}
-        adjacency: list[set[int]] = [set() for _ in wps]
+        adjacency: list[dict[int, float]] = [{} for _ in wps]
         for level in site.levels:
             for lane in level.lanes:
                 if lane.closed:
                     continue
                 a, b = index[lane.start], index[lane.end]
-                adjacency[a].add(b)
+                limit = lane.speed_limit_m_s or math.inf
+                adjacency[a][b] = min(limit, adjacency[a].get(b, math.inf))
                 if lane.bidirectional:
-                    adjacency[b].add(a)
+                    adjacency[b][a] = min(limit, adjacency[b].get(a, math.inf))
         for lift in site.lifts:
             stops = [index[w] for ids in lift.waypoints.values() for w in ids]
             for a in stops:
-                adjacency[a].update(b for b in stops if b != a)
+                adjacency[a].update({b: math.inf for b in stops if b != a})
         indptr = np.zeros(len(wps) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(a) for a in adjacency])
+        edges = [(j, adj[j]) for adj in adjacency for j in sorted(adj)]
         return cls(
             indptr=indptr,
-            indices=np.array([j for a in adjacency for j in sorted(a)], dtype=np.int64),
+            indices=np.array([j for j, _ in edges], dtype=np.int64),
+            speed_limit=np.array([v for _, v in edges], dtype=np.float64),
             node_x=np.array([wp.x for wp in wps]),
             node_y=np.array([wp.y for wp in wps]),
             node_level=np.array([level_index[wp.level] for wp in wps], dtype=np.int64),
@@ -593,11 +598,13 @@ class World:
         here = r.wander_node[who]
         degree = g.indptr[here + 1] - g.indptr[here]
         pick = g.indptr[here] + np.floor(self.rng.random(len(who)) * degree).astype(np.int64)
-        nxt = np.where(degree > 0, g.indices[np.minimum(pick, len(g.indices) - 1)], here)
+        edge = np.minimum(pick, len(g.indices) - 1)
+        nxt = np.where(degree > 0, g.indices[edge], here)
         r.wander_target[who] = nxt
         r.goal_x[who], r.goal_y[who] = g.node_x[nxt], g.node_y[nxt]
         r.goal_level[who] = g.node_level[nxt]
-        r.goal_speed[who], r.goal_tolerance[who] = np.inf, 0.1
+        r.goal_speed[who] = np.where(degree > 0, g.speed_limit[edge], np.inf)
+        r.goal_tolerance[who] = 0.1
         r.goal_state[who] = _ACTIVE
 
     # --- lifts -----------------------------------------------------------------------------------

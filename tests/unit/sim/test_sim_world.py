@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from missions.sites import Site
+from missions.sites import GeoReference, Lane, Level, Site, SiteKind, Waypoint
 from sim.kinematic import Goal, KinematicRobot
 from sim.models import RobotModel, load_models
 from sim.sitemaps import load_site, map_path
@@ -206,3 +206,36 @@ def test_add_robots_refuses_repeated_names() -> None:
         world.add_robot("a")
     with pytest.raises(KeyError, match="zz"):
         world.index_of("zz")
+
+
+def test_wanderers_keep_to_lane_speed_limits() -> None:
+    site = Site(
+        name="yard",
+        kind=SiteKind.PUBLIC_SPACE,
+        geo_reference=GeoReference(anchor_lon=114.0, anchor_lat=22.5),
+        levels=(
+            Level(
+                name="L1",
+                waypoints=(
+                    Waypoint(id="a", level="L1", x=0.0, y=0.0),
+                    Waypoint(id="b", level="L1", x=20.0, y=0.0),
+                    Waypoint(id="c", level="L1", x=20.0, y=20.0),
+                ),
+                lanes=(
+                    Lane(start="a", end="b", speed_limit_m_s=0.3),
+                    Lane(start="b", end="c", bidirectional=False),
+                    Lane(start="c", end="a", bidirectional=False),
+                ),
+            ),
+        ),
+    )
+    world = World(site, seed=2)
+    world.add_robots(3, names=["x", "y", "z"], max_speed_m_s=1.5)
+    world.wander_on_graph([0, 1, 2], [0, 1, 2])
+    on_slow_lane = []
+    for _ in range(3000):
+        world.step(0.1)
+        slow = np.abs(world.r.y) < 1e-9  # on the a-b lane
+        on_slow_lane.append(world.r.speed[slow].max(initial=0.0))
+        assert np.all(world.r.speed <= 1.5 + 1e-9)
+    assert max(on_slow_lane) == pytest.approx(0.3)
