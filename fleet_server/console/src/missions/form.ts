@@ -235,3 +235,36 @@ export function emptyGuidance(site: string, language: "zh-CN" | "en"): GuidanceF
 export function waypointRef(wp: { id: string; name: string }): string {
   return wp.name || wp.id;
 }
+
+export interface MapPick {
+  waypoint: { id: string; name: string } | null;
+  point: [number, number];
+  level: string;
+}
+
+/**
+ * A click on the map applied to the form being prepared: patrol adds the waypoint as the
+ * next checkpoint; disinfection adds the waypoint, or the floor point, as a target;
+ * guidance sets "from", then "to", then starts over.
+ */
+export function applyPick(form: MissionForm, pick: MapPick): MissionForm {
+  const ref = pick.waypoint ? waypointRef(pick.waypoint) : null;
+  switch (form.kind) {
+    case "patrol":
+      if (!ref || form.mode === "zone") return form;
+      return { ...form, checkpoints: [...form.checkpoints, { waypoint: ref, dwellS: null }] };
+    case "disinfection":
+      return {
+        ...form,
+        targets: [
+          ...form.targets,
+          ref ? { type: "waypoint", waypoint: ref } : { type: "point", x: pick.point[0], y: pick.point[1], level: pick.level },
+        ],
+      };
+    case "guidance":
+      if (!ref) return form;
+      if (!form.from || form.to) return { ...form, from: ref, to: "" };
+      if (ref === form.from) return form;
+      return { ...form, to: ref };
+  }
+}
