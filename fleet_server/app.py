@@ -7,9 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fleet_server.api import audit, auth, health, missions, robots, sites, tokens, users
+from fleet_server.api import (
+    audit,
+    auth,
+    health,
+    live,
+    metrics,
+    missions,
+    robots,
+    sites,
+    tokens,
+    users,
+)
 from fleet_server.console_static import mount_console
 from fleet_server.errors import install_problem_handlers
+from fleet_server.observability.structured_logging import RequestContextMiddleware
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
 
@@ -24,8 +36,12 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="Fleet server", version="0.1.0", lifespan=lifespan)
+    # Added before the request-id middleware, so it runs inside it and sees the id.
+    app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(live.router)
     app.include_router(auth.router)
     app.include_router(robots.router)
     app.include_router(sites.router)

@@ -18,8 +18,10 @@ from fleet_server.db import Database, upgrade_to_head
 from fleet_server.fleet.ingest import Ingest, tune_gc_for_ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.live.hub import LiveHub, LiveSettings
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
+from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
 from fleet_server.settings import Settings
 from fleet_server.sites.store import SiteStore
 
@@ -41,6 +43,8 @@ class FleetServices:
     orders: OrderPublisher
     sites: SiteStore
     missions: MissionRuntime
+    hub: LiveHub
+    metrics: FleetMetrics
     broker: EmbeddedBroker | None = None
 
 
@@ -84,6 +88,34 @@ def _start_mission_runtime(
 
     stack.push_async_callback(stop)
     return runtime
+
+
+async def _start_live_hub(
+    stack: contextlib.AsyncExitStack, settings: Settings, live: LiveFleet, db: Database
+) -> LiveHub:
+    """The live stream's hub; it stops (closing its clients) before the mission runtime."""
+    hub = LiveHub(
+        live,
+        db,
+        LiveSettings(
+            flush_interval_s=settings.live_flush_interval_s,
+            robot_max_hz=settings.live_robot_max_hz,
+            outbox_frames=settings.live_outbox_frames,
+            stall_timeout_s=settings.live_stall_timeout_s,
+        ),
+    )
+    await hub.start()
+    task = asyncio.create_task(hub.run(), name="live-hub")
+
+    async def stop() -> None:
+        hub.close()
+        await hub.stop_snapshots()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+    return hub
 
 
 def open_database(settings: Settings) -> Database:
@@ -131,6 +163,10 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         orders = _start_order_publisher(stack, link, live, settings.vda_interface)
         sites = SiteStore(settings.data_dir)
         missions = _start_mission_runtime(stack, MissionRuntime(db, live, orders, sites))
+        hub = await _start_live_hub(stack, settings, live, db)
+        stack.callback(missions.add_transition_hook(hub.publish_mission))
+        metrics = FleetMetrics(MetricSources(live, ingest, link, orders, hub, MissionCounts(db)))
+        stack.callback(missions.add_transition_hook(metrics.on_transition))
         yield FleetServices(
             settings=settings,
             db=db,
@@ -141,5 +177,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             orders=orders,
             sites=sites,
             missions=missions,
+            hub=hub,
+            metrics=metrics,
             broker=broker,
         )

@@ -75,6 +75,21 @@ class Settings(BaseSettings):
     robot_keepalive_s: float = Field(default=10.0, gt=0)
     """Keepalive assumed for robots (the broker's last will fires at 1.5 × keepalive)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "text", "json"] = "auto"
+    """`json`: one JSON object per line; `auto`: json in production, text elsewhere."""
+    metrics_public: bool = True
+    """Serve /metrics without credentials; when false it needs the viewer role somewhere."""
+    live_flush_interval_s: float = Field(default=0.1, gt=0, le=5)
+    """How often the live stream sends each client its batched changes."""
+    live_robot_max_hz: float = Field(default=5.0, gt=0, le=50)
+    """Most updates per second the live stream sends about one robot."""
+    live_outbox_frames: int = Field(default=4, ge=1, le=1000)
+    """Frames one live client may have waiting; then its updates coalesce."""
+    live_stall_timeout_s: float = Field(default=10.0, gt=0)
+    """A live client that reads nothing this long while updates wait is disconnected."""
+    live_auth_timeout_s: float = Field(default=10.0, gt=0)
+    live_reauth_interval_s: float = Field(default=60.0, gt=0)
+    """How often a live connection re-checks that its token is still valid."""
     jwt_secret: SecretStr | None = None
     """HS256 key for access tokens; outside production one is generated per data dir."""
     admin_password: SecretStr | None = None
@@ -148,6 +163,13 @@ class Settings(BaseSettings):
         if self.argon2_profile != "standard":
             raise ValueError(f"{ENV_PREFIX}ARGON2_PROFILE must be 'standard' in production")
         return self
+
+    @property
+    def effective_log_format(self) -> Literal["text", "json"]:
+        """The log format in force (`auto` resolved by environment)."""
+        if self.log_format == "auto":
+            return "json" if self.environment == "production" else "text"
+        return self.log_format
 
     @property
     def uses_embedded_broker(self) -> bool:

@@ -1,0 +1,1 @@
+"""The live stream: robot, mission, alarm and schedule changes pushed to subscribed clients."""

@@ -1,0 +1,594 @@
+"""The live stream over a real server: uvicorn on a socket, a real Mosquitto, robots that
+publish VDA 5050 over paho, and WebSocket clients from the `websockets` library.
+
+The server's listening socket and the slow client's socket get small kernel buffers, so a
+client that stops reading pushes back on the server within kilobytes instead of the
+megabytes Linux would otherwise buffer, and the server's own bounds are what is measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import socket
+import threading
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+import uvicorn
+from paho.mqtt.enums import CallbackAPIVersion
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from fleet_server.app import create_app
+from fleet_server.auth.roles import Grant, Role
+from fleet_server.auth.users import get_user
+from fleet_server.broker import MosquittoBroker, find_free_port
+from fleet_server.db.models import Alarm, Mission
+from fleet_server.live.client import LiveClient
+from fleet_server.live.entries import robot_entry
+from fleet_server.live.protocol import ALL_SITES
+from fleet_server.missions.runtime import MissionTransition
+from fleet_server.missions.state_machine import start_lifecycle
+from fleet_server.robots.registry import register_robot
+from fleet_server.services import FleetServices
+from missions.types import Capability
+from tests.integration.api.cast import (
+    ADMIN_PASSWORD,
+    PASSWORD,
+    add_sites_and_cast,
+    add_user,
+    app_settings,
+)
+from tests.support.mqtt import wait_until
+
+MANUFACTURER = "acme"
+STALL_TIMEOUT_S = 4.0
+OUTBOX_FRAMES = 4
+SMALL_SOCKET_BUFFER = 8 * 1024
+LATENCY_BUDGET_S = 0.5
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class ServerThread:
+    """uvicorn serving the app on a socket we made (small send buffer), in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it (Linux): the kernel cannot hide a slow reader.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_SOCKET_BUFFER)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, lifespan="on", ws="auto")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        if not wait_until(lambda: self.server.started, 30):
+            raise RuntimeError("uvicorn did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.sock.close()
+
+
+class RobotPublisher:
+    """Robots speaking VDA 5050 through one paho client."""
+
+    def __init__(self, port: int) -> None:
+        self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        self._header_id = 0
+
+    def _header(self, serial: str) -> dict[str, Any]:
+        self._header_id += 1
+        return {
+            "headerId": self._header_id,
+            "timestamp": "2026-11-28T10:00:00.000Z",
+            "version": "2.1.0",
+            "manufacturer": MANUFACTURER,
+            "serialNumber": serial,
+        }
+
+    def _topic(self, serial: str, kind: str) -> str:
+        return f"uagv/v2/{MANUFACTURER}/{serial}/{kind}"
+
+    def online(self, serial: str) -> None:
+        body = {**self._header(serial), "connectionState": "ONLINE"}
+        self._client.publish(self._topic(serial, "connection"), json.dumps(body), qos=1)
+
+    def pose(self, serial: str, x: float, y: float = 0.0) -> None:
+        body = {
+            **self._header(serial),
+            "agvPosition": {
+                "x": x,
+                "y": y,
+                "theta": 0.0,
+                "mapId": "L1",
+                "positionInitialized": True,
+            },
+        }
+        self._client.publish(self._topic(serial, "visualization"), json.dumps(body), qos=0)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@dataclass
+class LiveServer:
+    http: httpx.Client
+    port: int
+    services: FleetServices
+    robots: RobotPublisher
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, username: str, password: str = PASSWORD) -> str:
+        response = self.http.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def stream(self, token: str | None = None, **options: Any) -> Stream:
+        return Stream(self.port, token, **options)
+
+    def live_pose_x(self, serial: str) -> float | None:
+        robot = self.services.live.get(MANUFACTURER, serial)
+        return None if robot is None or robot.pose is None else robot.pose.x
+
+    def add_mission(self, site_id: str, *, earliest_start: str | None = None) -> uuid.UUID:
+        """A pending mission straight into the database (north and south have no maps, so the
+        runtime cancels it at its next step unless `earliest_start` lies in the future)."""
+        spec: dict[str, Any] = {"kind": "patrol"}
+        if earliest_start is not None:
+            spec["earliest_start"] = earliest_start
+        with self.services.db.session() as session:
+            mission = Mission(site_id=site_id, kind="patrol", priority="normal", spec=spec)
+            start_lifecycle(mission, "created by test", "test", session)
+            session.commit()
+            return mission.id
+
+
+ROBOT_SITES = {"n1": "north", "n2": "north", "s1": "south"}
+"""Registered robots; `u1` reports without being registered."""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder: Path = tmp_path_factory.mktemp("live")
+    broker = MosquittoBroker(find_free_port())
+    broker.start()
+    settings = app_settings(
+        broker.port,
+        f"sqlite:///{folder / 'fleet.db'}",
+        folder,
+        live_stall_timeout_s=STALL_TIMEOUT_S,
+        live_outbox_frames=OUTBOX_FRAMES,
+        live_auth_timeout_s=1.0,
+        live_reauth_interval_s=1.0,
+    )
+    app = create_app(settings)
+    uvicorn_thread = ServerThread(app)
+    uvicorn_thread.start()
+    robots = RobotPublisher(broker.port)
+    try:
+        services: FleetServices = app.state.services
+        add_sites_and_cast(services)
+        with services.db.session() as session:
+            for serial, site in ROBOT_SITES.items():
+                register_robot(
+                    session,
+                    services.auth.hasher,
+                    manufacturer=MANUFACTURER,
+                    serial_number=serial,
+                    kind="patrol",
+                    capabilities=[Capability.PATROL],
+                    site_id=site,
+                )
+            session.add(
+                Alarm(
+                    site_id="north",
+                    source="system",
+                    severity="warning",
+                    code="test.open",
+                    message="an open alarm at north",
+                )
+            )
+            session.commit()
+        services.hub.refresh_directory_soon()
+        assert wait_until(lambda: services.hub.site_of((MANUFACTURER, "n1")) == "north", 15)
+        for serial in (*ROBOT_SITES, "u1"):
+            robots.online(serial)
+            robots.pose(serial, 1.0)
+        assert wait_until(
+            lambda: all(server_x == 1.0 for server_x in _poses(services, ROBOT_SITES)), 10
+        )
+        with httpx.Client(base_url=f"http://127.0.0.1:{uvicorn_thread.port}") as http:
+            live_server = LiveServer(http, uvicorn_thread.port, services, robots)
+            live_server.tokens["admin"] = live_server.token("admin", ADMIN_PASSWORD)
+            for username in ("viewer_north", "viewer_south", "dispatcher_north", "no_roles"):
+                live_server.tokens[username] = live_server.token(username)
+            yield live_server
+    finally:
+        robots.close()
+        uvicorn_thread.stop()
+        broker.stop()
+
+
+def _poses(services: FleetServices, serials: dict[str, str]) -> list[float | None]:
+    poses = []
+    for serial in serials:
+        robot = services.live.get(MANUFACTURER, serial)
+        poses.append(None if robot is None or robot.pose is None else robot.pose.x)
+    return poses
+
+
+# -- the client ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    frame: dict[str, Any]
+    at: float
+
+
+class Stream:
+    """One live-stream client; `frames` keeps everything received, with receive times."""
+
+    def __init__(
+        self,
+        port: int,
+        token: str | None,
+        *,
+        rcvbuf: int | None = None,
+        max_queue: int = 16,
+    ) -> None:
+        url = f"ws://127.0.0.1:{port}/api/v1/live"
+        if token is not None:
+            url += f"?token={token}"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.connect(("127.0.0.1", port))
+        self.ws: ClientConnection = connect(
+            url, sock=sock, compression=None, max_queue=max_queue, open_timeout=10
+        )
+        self.frames: list[Received] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(message))
+
+    def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        text = self.ws.recv(timeout=timeout)
+        frame: dict[str, Any] = json.loads(text)
+        self.frames.append(Received(frame, time.monotonic()))
+        return frame
+
+    def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> Received:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("no matching frame in time")
+            try:
+                frame = self.recv(remaining)
+            except TimeoutError as exc:
+                raise AssertionError("no matching frame in time") from exc
+            if predicate(frame):
+                return self.frames[-1]
+
+    def collect(self, seconds: float) -> list[Received]:
+        """Everything received within `seconds`."""
+        start = len(self.frames)
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                self.recv(remaining)
+        return self.frames[start:]
+
+    def closed_with(self, timeout: float = 5.0) -> tuple[int, str]:
+        """Read until the server closes; its close code and reason."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    self.recv(max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "closed without a close frame"
+            return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("the server did not close the connection")
+
+    def subscribe(self, *sites: str) -> dict[str, Any]:
+        """Subscribe and return the (first) snapshot."""
+        self.send({"type": "subscribe", "sites": list(sites)})
+        return self.until(lambda f: f["type"] == "snapshot").frame
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@contextlib.contextmanager
+def streaming(server: LiveServer, username: str, *sites: str) -> Iterator[Stream]:
+    stream = server.stream(server.tokens[username])
+    try:
+        assert stream.recv()["type"] == "ready"
+        if sites:
+            stream.subscribe(*sites)
+        yield stream
+    finally:
+        stream.close()
+
+
+def robot_entries(received: list[Received], serial: str) -> list[tuple[dict[str, Any], float]]:
+    wanted = f"{MANUFACTURER}/{serial}"
+    return [
+        (robot, r.at)
+        for r in received
+        if r.frame["type"] == "delta"
+        for robot in r.frame["robots"]
+        if robot["id"] == wanted
+    ]
+
+
+def mission_entry(frame: dict[str, Any], mission_id: uuid.UUID) -> dict[str, Any] | None:
+    if frame["type"] != "delta":
+        return None
+    return next((m for m in frame["missions"] if m["id"] == str(mission_id)), None)
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+def test_snapshot_then_pose_and_mission_changes_within_half_a_second(server: LiveServer) -> None:
+    waiting = server.add_mission("north", earliest_start="2999-01-01T00:00:00+00:00")
+    committed: dict[uuid.UUID, tuple[str, float]] = {}
+
+    def note(moved: MissionTransition) -> None:
+        committed[moved.mission_id] = (moved.to_state.value, time.monotonic())
+
+    remove_hook = server.services.missions.add_transition_hook(note)
+    try:
+        with streaming(server, "viewer_north") as stream:
+            snapshot = stream.subscribe("north")
+            assert snapshot["site"] == "north"
+            robots = {r["id"]: r for r in snapshot["robots"]}
+            assert set(robots) == {"acme/n1", "acme/n2"}
+            assert robots["acme/n1"]["online"] is True
+            assert robots["acme/n1"]["site"] == "north"
+            assert robots["acme/n1"]["pose"]["x"] == server.live_pose_x("n1")
+            assert [m["id"] for m in snapshot["missions"]] == [str(waiting)]
+            assert snapshot["missions"][0]["state"] == "pending"
+            assert [a["code"] for a in snapshot["alarms"]] == ["test.open"]
+
+            # A robot moves.
+            published = time.monotonic()
+            server.robots.pose("n1", 7.25, 3.5)
+            moved = stream.until(
+                lambda f: any(
+                    r["id"] == "acme/n1" and r["pose"]["x"] == 7.25 for r in f.get("robots", ())
+                )
+            )
+            assert moved.frame["type"] == "delta"
+            assert moved.at - published < LATENCY_BUDGET_S
+
+            # The runtime moves a mission (in its worker thread): this one cannot be
+            # planned on a site without a map, so it is cancelled at the next step.
+            doomed = server.add_mission("north")
+            server.services.missions.poke()
+            got = stream.until(
+                lambda f: (m := mission_entry(f, doomed)) is not None and m["state"] == "cancelled"
+            )
+            state, at = committed[doomed]
+            assert state == "cancelled"
+            assert got.at - at < LATENCY_BUDGET_S
+
+            # A dispatcher cancels through the API.
+            headers = {"Authorization": f"Bearer {server.tokens['dispatcher_north']}"}
+            response = server.http.post(f"/api/v1/missions/{waiting}/cancel", headers=headers)
+            answered = time.monotonic()
+            assert response.status_code == 200, response.text
+            got = stream.until(
+                lambda f: (m := mission_entry(f, waiting)) is not None and m["state"] == "cancelled"
+            )
+            assert got.at - answered < LATENCY_BUDGET_S
+            entry = mission_entry(got.frame, waiting)
+            assert entry is not None
+            assert entry["site"] == "north"
+            assert "dispatcher_north" in entry["cause"]
+            seqs = [r.frame["seq"] for r in stream.frames if r.frame["type"] == "delta"]
+            assert seqs == list(range(1, len(seqs) + 1))
+    finally:
+        remove_hook()
+
+
+def test_robot_updates_are_capped_at_5_hz_and_the_latest_wins(server: LiveServer) -> None:
+    with streaming(server, "viewer_north", "north") as stream:
+        seconds, hz = 3.0, 50
+        start = time.monotonic()
+        x = 0.0
+        for i in range(int(seconds * hz)):
+            x = 100.0 + i
+            server.robots.pose("n2", x)
+            time.sleep(max(0.0, start + (i + 1) / hz - time.monotonic()))
+        received = stream.collect(0.6)
+    entries = robot_entries(stream.frames, "n2")
+    # 5 Hz over 3 s is 15 updates (16 when the window catches both ends).
+    assert 8 <= len(entries) <= int(seconds * 5) + 1, len(entries)
+    assert entries[-1][0]["pose"]["x"] == x, "the last state must win"
+    assert received or entries
+
+
+def test_a_site_stream_carries_only_that_sites_robots(server: LiveServer) -> None:
+    with (
+        streaming(server, "viewer_north", "north") as north,
+        streaming(server, "admin") as everything,
+    ):
+        snapshot = everything.subscribe(ALL_SITES)
+        assert snapshot["site"] == ALL_SITES
+        ids = {r["id"]: r["site"] for r in snapshot["robots"]}
+        assert ids == {"acme/n1": "north", "acme/n2": "north", "acme/s1": "south", "acme/u1": None}
+        for serial in ("n1", "s1", "u1"):
+            server.robots.pose(serial, 42.0)
+        north_frames = north.collect(0.8)
+        all_frames = everything.collect(0.3)
+        assert robot_entries(north_frames, "n1")
+        assert not robot_entries(north_frames, "s1")
+        assert not robot_entries(north_frames, "u1")  # registered nowhere: "*" streams only
+        for serial in ("n1", "s1", "u1"):
+            assert robot_entries(everything.frames, serial), serial
+        assert all_frames or everything.frames
+
+        north.send({"type": "unsubscribe", "sites": ["north"]})
+        time.sleep(0.3)
+        server.robots.pose("n1", 43.0)
+        assert not robot_entries(north.collect(0.6), "n1")
+
+
+def test_bad_credentials_and_scope_close_with_4401_and_4403(server: LiveServer) -> None:
+    bad = server.stream("not-a-token")
+    assert bad.closed_with()[0] == 4401
+
+    not_auth_first = server.stream()
+    not_auth_first.send({"type": "subscribe", "sites": ["north"]})
+    assert not_auth_first.closed_with()[0] == 4401
+
+    silent = server.stream()
+    code, reason = silent.closed_with(timeout=5)
+    assert code == 4401
+    assert "auth" in reason
+
+    no_roles = server.stream()
+    no_roles.send({"type": "auth", "token": server.tokens["no_roles"]})
+    assert no_roles.closed_with()[0] == 4403
+
+    south = server.stream()
+    south.send({"type": "auth", "token": server.tokens["viewer_south"]})
+    assert south.recv()["type"] == "ready"
+    south.send({"type": "subscribe", "sites": ["north"]})
+    code, reason = south.closed_with()
+    assert (code, reason) == (4403, "may not view site 'north'")
+
+    one_site = server.stream(server.tokens["viewer_north"])
+    assert one_site.recv()["type"] == "ready"
+    one_site.send({"type": "subscribe", "sites": [ALL_SITES]})
+    assert one_site.closed_with()[0] == 4403
+
+
+def test_bad_messages_get_errors_naming_the_field(server: LiveServer) -> None:
+    with streaming(server, "admin") as stream:
+        stream.ws.send("{not json")
+        assert stream.recv()["field"] == "message"
+        stream.send({"type": "subscribe", "sites": ["north", 7]})
+        assert stream.recv() == {
+            "type": "error",
+            "field": "sites[1]",
+            "message": "expected a site id of 1 to 64 characters",
+        }
+        stream.send({"type": "subscribe", "sites": ["north", "atlantis"]})
+        error = stream.recv()
+        assert (error["type"], error["field"]) == ("error", "sites[1]")
+        assert stream.recv()["type"] == "snapshot"
+
+
+def test_a_session_that_ends_closes_the_stream(server: LiveServer) -> None:
+    username = add_user(server.services, [Grant(Role.VIEWER, "north")])
+    stream = server.stream(server.token(username))
+    assert stream.recv()["type"] == "ready"
+    stream.subscribe("north")
+    with server.services.db.session() as session:
+        get_user(session, username).disabled = True
+        session.commit()
+    code, reason = stream.closed_with(timeout=5)
+    assert code == 4401
+    assert "session ended" in reason
+
+
+def _slow_client(server: LiveServer) -> LiveClient:
+    clients = [c for c in server.services.hub.clients if ALL_SITES in c.sites]
+    assert len(clients) == 1
+    return clients[0]
+
+
+def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
+    server: LiveServer,
+) -> None:
+    fleet = [f"load-{i:03d}" for i in range(100)]
+    stop = threading.Event()
+
+    def publish() -> None:
+        x = 0.0
+        while not stop.is_set():
+            x += 0.5
+            for serial in fleet:
+                server.robots.pose(serial, x)
+            stop.wait(0.1)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    hub = server.services.hub
+    too_slow_before = hub.stats.disconnects["too_slow"]
+    try:
+        assert wait_until(lambda: all(server.live_pose_x(s) for s in fleet), 10)
+        stream = server.stream(server.tokens["admin"], rcvbuf=SMALL_SOCKET_BUFFER, max_queue=1)
+        assert stream.recv()["type"] == "ready"
+        stream.subscribe(ALL_SITES)
+        client = _slow_client(server)
+        # From here on the client reads nothing. Let the buffers on the way fill up.
+        assert wait_until(lambda: client.stats.deferred_flushes > 0, 5)
+        tracemalloc.start()
+        try:
+            time.sleep(0.5)
+            gc.collect()  # paho's topic matcher leaves cyclic garbage: count live memory only
+            base, _peak = tracemalloc.get_traced_memory()
+            offered_before = client.stats.offered
+            outbox_sizes = []
+            pending_sizes = []
+            for _ in range(25):
+                time.sleep(0.1)
+                outbox_sizes.append(client.outbox.qsize())
+                pending_sizes.append(client.pending_count())
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - base
+            offered = client.stats.offered - offered_before
+        finally:
+            tracemalloc.stop()
+        robot = server.services.live.get(MANUFACTURER, fleet[0])
+        assert robot is not None
+        entry_bytes = len(json.dumps(robot_entry(robot, None)))
+        unbounded = offered * entry_bytes
+        assert unbounded > 300_000, "the load is too light to show anything"
+        assert max(outbox_sizes) <= OUTBOX_FRAMES
+        assert max(pending_sizes) <= len(fleet) + len(ROBOT_SITES) + 1
+        print(f"live memory grew {grown} B while {unbounded} B of updates were offered")
+        assert grown < unbounded / 4, (grown, unbounded)
+
+        # Still not reading: after STALL_TIMEOUT_S the server gives up on it.
+        assert wait_until(
+            lambda: hub.stats.disconnects["too_slow"] == too_slow_before + 1,
+            STALL_TIMEOUT_S + 5,
+        )
+        code, reason = stream.closed_with(timeout=10)
+        assert code == 4408
+        assert "too slow" in reason
+    finally:
+        stop.set()
+        publisher.join(5)
