@@ -219,7 +219,7 @@ function PatrolFields({ form, update, err, zones }: { form: PatrolForm; update: 
           <input type="checkbox" checked={form.rounds === "until_stopped"} onChange={(e) => update({ rounds: e.target.checked ? "until_stopped" : 1 })} />
           {t("dispatch.untilStopped")}
         </label>
-        <Field label={t("dispatch.dwell")} errors={err("dwell_s")}>
+        <Field label={t("dispatch.dwell")} errors={err("dwell_s")} testId="field-dwell">
           <input type="number" min={0} value={form.dwellS} onChange={(e) => update({ dwellS: Number(e.target.value) })} data-testid="dwell" />
         </Field>
       </div>

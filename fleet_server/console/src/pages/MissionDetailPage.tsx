@@ -43,7 +43,7 @@ export function MissionDetailPage({ missionId }: { missionId: string }) {
       <h1>{t("timeline.title", { id: mission.id.slice(0, 8) })}</h1>
       <p>
         {t(`kind.${mission.kind}`)} · {mission.site_id} · {mission.robot ?? "—"} ·{" "}
-        <span className={`state state-${mission.state}`} data-testid="mission-state">
+        <span className={`state state-${mission.state}`} data-testid="mission-state" data-state={mission.state}>
           {t(`state.${mission.state}`)}
         </span>
         {mission.has_report && (

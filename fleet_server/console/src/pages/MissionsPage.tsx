@@ -165,7 +165,7 @@ export function MissionsPage() {
                 <td>{m.site_id}</td>
                 <td>{m.robot ?? "—"}</td>
                 <td>
-                  <span className={`state state-${m.state}`} data-testid="mission-state">
+                  <span className={`state state-${m.state}`} data-testid="mission-state" data-state={m.state}>
                     {t(`state.${m.state}`)}
                   </span>
                 </td>
