@@ -22,10 +22,8 @@ from fleet_server.missions.queries import (
     list_missions,
     mission_events,
 )
-from fleet_server.missions.runtime import DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2
+from fleet_server.missions.site_check import check_mission_against_site
 from fleet_server.missions.states import MissionState
-from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
-from missions.compiler import MissionCompileError, RobotProfile, StartPose, compile_mission
 from missions.report import DisinfectionReport
 from missions.types import Language, MissionSpec
 
@@ -102,35 +100,6 @@ def _mission(
     return mission
 
 
-def _check_against_site(services: ServicesDep, session: SessionDep, spec: MissionSpec) -> None:
-    """Refuse a mission whose places are not on its site's map (422 naming the field)."""
-    try:
-        site = services.sites.load(session, spec.site)
-    except SiteNotFound as exc:
-        raise InvalidInput("site", str(exc)) from exc
-    except SiteMapUnavailable as exc:
-        raise InvalidInput("site", str(exc)) from exc
-    anchor = next((wp for lvl in site.levels for wp in lvl.waypoints if wp.name), None)
-    anchor = anchor or site.levels[0].waypoints[0]
-    probe = RobotProfile(
-        manufacturer="check",
-        serial_number="check",
-        capabilities=(spec.capability,),
-        uv_irradiance_at_1m_mw_cm2=DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2,
-    )
-    try:
-        compile_mission(
-            spec.model_copy(update={"site": site.name}),
-            site,
-            probe,
-            start=StartPose.at_waypoint(anchor.id),
-            order_id="check",
-        )
-    except MissionCompileError as exc:
-        if exc.field != "start":
-            raise InvalidInput(exc.field, exc.reason) from exc
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=MissionPublic)
 def create(
     body: MissionSpec,
@@ -143,7 +112,7 @@ def create(
     if not principal.has(Role.DISPATCHER, body.site):
         raise PermissionDenied(f"requires the dispatcher role at site {body.site!r}")
     spec = body
-    _check_against_site(services, session, spec)
+    check_mission_against_site(services.sites, session, spec)
     mission = create_mission(session, spec, spec.site, actor.name)
     record_audit(
         session,
