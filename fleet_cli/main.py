@@ -17,6 +17,7 @@ import uvicorn
 from fleet_cli import missions_cli, sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
 from fleet_cli.sim_cli import app as sim_app
+from fleet_server.observability.structured_logging import configure_logging
 from fleet_server.settings import Settings, SettingsError, load_settings
 from sim.fleet import SimFleet, SimulatedRobot
 
@@ -39,9 +40,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         _fail(str(exc))
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.effective_log_format)
     return settings
 
 
@@ -70,6 +69,7 @@ def serve() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler: same format, redacted
     )
 
 

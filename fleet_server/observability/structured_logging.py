@@ -149,13 +149,30 @@ def make_formatter(log_format: LogFormat) -> logging.Formatter:
     raise ValueError(f"log format must be 'text' or 'json', got {log_format!r}")
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes, not when it was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None = None) -> None:
     """Send every logger's records (uvicorn's too) to one handler on the root logger.
 
     Calling it again replaces the handler it installed before, so tests and the CLI can
     switch formats; handlers that others added to the root logger are left alone.
     """
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    )
     handler.setFormatter(make_formatter(log_format))
     setattr(handler, _HANDLER_MARK, True)
     root = logging.getLogger()
