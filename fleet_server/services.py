@@ -162,7 +162,12 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         stack.push_async_callback(stop_sweeper)
         orders = _start_order_publisher(stack, link, live, settings.vda_interface)
         sites = SiteStore(settings.data_dir)
-        missions = _start_mission_runtime(stack, MissionRuntime(db, live, orders, sites))
+        missions = _start_mission_runtime(
+            stack,
+            MissionRuntime(
+                db, live, orders, sites, reassign_after_s=settings.mission_reassign_after_s
+            ),
+        )
         hub = await _start_live_hub(stack, settings, live, db)
         stack.callback(missions.add_transition_hook(hub.publish_mission))
         metrics = FleetMetrics(MetricSources(live, ingest, link, orders, hub, MissionCounts(db)))

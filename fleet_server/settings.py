@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     live_auth_timeout_s: float = Field(default=10.0, gt=0)
     live_reauth_interval_s: float = Field(default=60.0, gt=0)
     """How often a live connection re-checks that its token is still valid."""
+    mission_reassign_after_s: float = Field(default=60.0, gt=0, le=3600)
+    """A mission whose robot is offline (or lost the order) this long goes to another robot."""
     jwt_secret: SecretStr | None = None
     """HS256 key for access tokens; outside production one is generated per data dir."""
     admin_password: SecretStr | None = None

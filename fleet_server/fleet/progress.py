@@ -33,6 +33,10 @@ class ProgressKind(StrEnum):
     """The robot reports a FATAL error: it cannot go on without help."""
     CANCELLED = "cancelled"
     """Our cancelOrder finished: the robot stands and dropped the order."""
+    ROBOT_OFFLINE = "robot_offline"
+    """The robot running the mission went offline (raised by the runtime, not by state)."""
+    ROBOT_ONLINE = "robot_online"
+    """That robot is back online."""
 
 
 @dataclass(frozen=True, slots=True)

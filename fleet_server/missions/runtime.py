@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,10 @@ class Running:
     rounds_done: int = 0
     return_after_cancel: bool = False
     guide_released: bool = False
+    started: bool = False
+    lost_since: float | None = None
+    """Monotonic time since which the robot is offline or no longer runs our order."""
+    paused_by_loss: bool = False
 
 
 @dataclass
@@ -126,15 +131,24 @@ DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2 = 2.67
 default too, so plan and robot agree: the order carries the value the plan used)."""
 
 
-def robot_profile(robot: Robot) -> RobotProfile:
-    """The compiler's view of a registered robot."""
+DEFAULT_MAX_SPEED_M_S = 1.0
+"""Speed assumed for a robot that has sent no factsheet yet."""
+
+
+def robot_profile(robot: Robot, live: RobotLive | None = None) -> RobotProfile:
+    """The compiler's view of a registered robot; its speed from its factsheet when known."""
     known = {c.value for c in Capability}
     caps = tuple(Capability(c) for c in robot.capabilities if c in known)
+    factsheet = live.factsheet if live is not None else None
+    speed = DEFAULT_MAX_SPEED_M_S
+    if factsheet is not None:
+        speed = min(5.0, max(0.05, factsheet.physical_parameters.speed_max))
     return RobotProfile(
         manufacturer=robot.manufacturer,
         serial_number=robot.serial_number,
         kind=robot.kind,
         capabilities=caps or (Capability.PATROL,),
+        max_speed_m_s=speed,
         uv_irradiance_at_1m_mw_cm2=DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2,
     )
 
@@ -155,14 +169,20 @@ class MissionRuntime:
         sites: SiteStore,
         *,
         tick_s: float = 1.0,
+        reassign_after_s: float = 60.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.live = live
         self.orders = orders
         self.sites = sites
         self.tick_s = tick_s
+        self.reassign_after_s = reassign_after_s
         self._now = now
+        self._monotonic = monotonic
+        self._orphans: dict[RobotKey, str] = {}
+        """Robots that lost a mission we gave to another robot: the order they may still hold."""
         self.progress = MissionProgress()
         self.running: dict[uuid.UUID, Running] = {}
         self._events: collections.deque[ProgressEvent] = collections.deque()
@@ -246,22 +266,97 @@ class MissionRuntime:
                 log.exception("mission runtime step failed")
 
     async def step(self) -> None:
-        """Apply robot progress, then assign and dispatch pending missions."""
+        """Apply robot progress, reassign lost missions, assign and dispatch pending ones."""
         events = list(self._events)
         self._events.clear()
         if events:
             follow = await asyncio.to_thread(self._apply_progress, events)
             self._publish(follow)
+        lost = self._lost_for_too_long()
+        if lost:
+            await asyncio.to_thread(self._reassign, lost)
         for dispatch in await asyncio.to_thread(self._assign_pending):
             self._send_initial(dispatch)
 
     def _on_robot_event(self, event: str, robot: RobotLive) -> None:
+        if event in (RobotEvent.OFFLINE, RobotEvent.ONLINE):
+            kind = (
+                ProgressKind.ROBOT_OFFLINE
+                if event == RobotEvent.OFFLINE
+                else ProgressKind.ROBOT_ONLINE
+            )
+            for run in self.running.values():
+                if run.robot == robot.key:
+                    self._events.append(ProgressEvent(str(run.mission_id), kind))
+                    self._wake.set()
+            return
         if event != RobotEvent.STATE or robot.state is None:
             return
+        self._cancel_orphan(robot)
         progress = self.progress.on_state(robot.key, robot.state)
         if progress:
             self._events.extend(progress)
             self._wake.set()
+
+    def _cancel_orphan(self, robot: RobotLive) -> None:
+        """A robot back after its mission went to another robot must not run it twice."""
+        order_id = self._orphans.get(robot.key)
+        state = robot.state
+        if order_id is None or state is None:
+            return
+        if state.order_id == order_id and (
+            state.node_states
+            or any(
+                a.action_status not in (ActionStatus.FINISHED, ActionStatus.FAILED)
+                for a in state.action_states
+            )
+        ):
+            log.warning(
+                "robot %s/%s still runs reassigned order %s: cancelling", *robot.key, order_id
+            )
+            self._send_instant(robot.key, "cancelOrder", False)
+        self._orphans.pop(robot.key, None)
+
+    def _lost_for_too_long(self) -> list[uuid.UUID]:
+        """Missions whose robot is offline, or dropped our order, for longer than the grace."""
+        now = self._monotonic()
+        lost = []
+        for run in self.running.values():
+            live = self.live.get(*run.robot)
+            state = live.state if live else None
+            gone = live is None or not live.online
+            dropped = run.started and state is not None and state.order_id != run.compiled.order_id
+            if not (gone or dropped):
+                run.lost_since = None
+                continue
+            run.lost_since = run.lost_since if run.lost_since is not None else now
+            if now - run.lost_since >= self.reassign_after_s:
+                lost.append(run.mission_id)
+        return lost
+
+    def _reassign(self, mission_ids: list[uuid.UUID]) -> None:
+        """Give lost missions back to the queue; the assignment loop picks a robot again."""
+        with self.db.session() as session:
+            for mission_id in mission_ids:
+                run = self.running.pop(mission_id, None)
+                mission = session.get(Mission, mission_id)
+                if run is None or mission is None:
+                    continue
+                self.progress.forget(run.robot)
+                self._orphans[run.robot] = run.compiled.order_id
+                state = MissionState(mission.state)
+                if state is S.ACTIVE:
+                    transition(mission, S.PAUSED, "robot lost", ACTOR, session)
+                if MissionState(mission.state) in (S.PAUSED, S.DISPATCHED):
+                    transition(
+                        mission,
+                        S.PENDING,
+                        f"robot {run.robot[1]} lost for {self.reassign_after_s:.0f} s; reassigning",
+                        ACTOR,
+                        session,
+                    )
+                session.commit()
+        self._wake.set()
 
     # -- requests from the API (worker threads) ------------------------------------------------
 
@@ -404,7 +499,7 @@ class MissionRuntime:
                 compiled = compile_mission(
                     spec,
                     site,
-                    robot_profile(robot),
+                    robot_profile(robot, live),
                     start=StartPose.at(pose.x, pose.y, pose.map_id),
                     order_id=f"{mission.id}",
                     release_until=None,
@@ -414,8 +509,14 @@ class MissionRuntime:
                 continue
             if isinstance(spec, GuidanceMission) and compiled.meeting_node_index is not None:
                 compiled = compiled.with_initial_release(compiled.meeting_node_index)
-            if best is None or compiled.estimated_duration_s < best[0]:
-                best = (compiled.estimated_duration_s, robot, compiled)
+            # The preferred robot wins whenever it can do the mission; otherwise the soonest.
+            cost = (
+                -1.0
+                if robot.serial_number == spec.preferred_robot
+                else compiled.estimated_duration_s
+            )
+            if best is None or cost < best[0]:
+                best = (cost, robot, compiled)
         if best is None:
             if last_error is not None:
                 log.info("mission %s: no robot can do it yet: %s", mission.id, last_error)
@@ -437,7 +538,7 @@ class MissionRuntime:
             (robot.manufacturer, robot.serial_number),
             compiled,
             mission.site_id,
-            robot_profile(robot),
+            robot_profile(robot, self.live.get(robot.manufacturer, robot.serial_number)),
         )
 
     def _candidates(
@@ -503,8 +604,18 @@ class MissionRuntime:
     ) -> None:
         state = MissionState(mission.state)
         kind = event.kind
-        if kind is ProgressKind.STARTED and state is S.DISPATCHED:
-            transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        if kind is ProgressKind.STARTED:
+            run.started = True
+            if state is S.DISPATCHED:
+                transition(mission, S.ACTIVE, "robot took the order", ACTOR, session)
+        elif kind is ProgressKind.ROBOT_OFFLINE:
+            if state is S.ACTIVE:
+                transition(mission, S.PAUSED, "robot offline", ACTOR, session)
+                run.paused_by_loss = True
+        elif kind is ProgressKind.ROBOT_ONLINE:
+            if state is S.PAUSED and run.paused_by_loss:
+                transition(mission, S.ACTIVE, "robot back online", ACTOR, session)
+                run.paused_by_loss = False
         elif kind is ProgressKind.PAUSED and state is S.ACTIVE:
             transition(mission, S.PAUSED, "robot paused", ACTOR, session)
         elif kind is ProgressKind.RESUMED and state is S.PAUSED:

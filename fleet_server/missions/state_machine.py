@@ -2,7 +2,9 @@
 
 `pending → assigned → dispatched → active ⇄ paused → completed | failed | cancelled`
 (DESIGN §5), plus cancel from any live state, fail from any state after assignment, and
-`assigned → pending` when a robot is taken off a mission before it was dispatched.
+back to `pending` from `assigned` (robot taken off before dispatch) and from `dispatched`
+or `paused` when the robot is lost (offline past the grace period) and the mission is
+given to another robot.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ S = MissionState
 LEGAL_TRANSITIONS: dict[MissionState, frozenset[MissionState]] = {
     S.PENDING: frozenset({S.ASSIGNED, S.CANCELLED}),
     S.ASSIGNED: frozenset({S.DISPATCHED, S.PENDING, S.FAILED, S.CANCELLED}),
-    S.DISPATCHED: frozenset({S.ACTIVE, S.FAILED, S.CANCELLED}),
+    S.DISPATCHED: frozenset({S.ACTIVE, S.PENDING, S.FAILED, S.CANCELLED}),
     S.ACTIVE: frozenset({S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED}),
-    S.PAUSED: frozenset({S.ACTIVE, S.FAILED, S.CANCELLED}),
+    S.PAUSED: frozenset({S.ACTIVE, S.PENDING, S.FAILED, S.CANCELLED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),

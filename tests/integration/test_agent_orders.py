@@ -22,6 +22,7 @@ from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.settings import Settings
 from missions.vda5050 import Vda5050Model, encode
 from robot_agent.config import AgentConfig
+from sim.adapter import SimSurroundings
 from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
 from sim.kinematic import KinematicRobot
 from tests.support.mqtt import Recorder, wait_until
@@ -47,7 +48,10 @@ class Robot:
             reconnect_max_s=1.0,
         )
         self.master = Recorder(port, "uagv/#")
-        self.sim = SimFleetThread(SimFleet([SimulatedRobot(config=config, body=self.body)])).start()
+        # The doors it checks are closed: a check without a reading would be an anomaly.
+        world = SimSurroundings(sensors={"door_open": 0.0})
+        robot = SimulatedRobot(config=config, body=self.body, surroundings=world)
+        self.sim = SimFleetThread(SimFleet([robot])).start()
         self._header = 0
 
     def send(self, kind: str, message: Vda5050Model) -> None:

@@ -8,54 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from fleet_server.app import create_app
-from fleet_server.broker import MosquittoBroker, find_free_port
-from fleet_server.robots.registry import register_robot
-from fleet_server.services import FleetServices
-from fleet_server.settings import Settings
-from missions.sites import import_site
 from missions.types import Capability
-from robot_agent.config import AgentConfig, RobotDescription
-from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
-from sim.kinematic import KinematicRobot
+from tests.support.fleet_world import World, fleet_world
 from tests.support.mqtt import wait_until
-
-RMF = Path(__file__).resolve().parents[1] / "fixtures" / "maps" / "rmf"
-ADMIN_PASSWORD = "e2e-admin-password-long"
-
-
-@dataclass
-class World:
-    client: TestClient
-    headers: dict[str, str]
-    bodies: dict[str, KinematicRobot]
-
-    @property
-    def services(self) -> FleetServices:
-        services: FleetServices = self.client.app.state.services  # type: ignore[attr-defined]
-        return services
-
-    def create(self, body: dict[str, Any]) -> str:
-        response = self.client.post("/api/v1/missions", json=body, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    def mission(self, mission_id: str) -> dict[str, Any]:
-        response = self.client.get(f"/api/v1/missions/{mission_id}", headers=self.headers)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def state(self, mission_id: str) -> str:
-        return str(self.mission(mission_id)["state"])
-
 
 ROBOTS = {
     "e2e-patrol": ("L1_left_nurse_center", [Capability.PATROL]),
@@ -67,86 +26,12 @@ ROBOTS = {
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    broker = MosquittoBroker(find_free_port())
-    broker.start()
-    settings = Settings(
-        environment="test",
-        mqtt_url=f"mqtt://127.0.0.1:{broker.port}",
-        data_dir=tmp_path,
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
-        argon2_profile="fast-insecure",
-    )
-    site = import_site(RMF / "clinic.building.yaml", kind="hospital")
-    waypoints = {wp.name: wp for wp in site.all_waypoints() if wp.name}
-    sim: SimFleetThread | None = None
-    try:
-        with TestClient(create_app(settings)) as client:
-            token = client.post(
-                "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            files = [
-                ("map_file", ("clinic.building.yaml", (RMF / "clinic.building.yaml").read_bytes())),
-                ("images", ("clinic.png", (RMF / "clinic.png").read_bytes())),
-            ]
-            created = client.post(
-                "/api/v1/sites", files=files, data={"kind": "hospital"}, headers=headers
-            )
-            assert created.status_code == 201, created.text
-            services: FleetServices = client.app.state.services  # type: ignore[attr-defined]
-            robots, bodies = [], {}
-            with services.db.session() as session:
-                for serial, (start, caps) in ROBOTS.items():
-                    register_robot(
-                        session,
-                        services.auth.hasher,
-                        manufacturer="fleetsim",
-                        serial_number=serial,
-                        kind="service_robot",
-                        capabilities=caps,
-                        site_id="clinic",
-                    )
-                    wp = waypoints[start]
-                    body = KinematicRobot(
-                        x=wp.x,
-                        y=wp.y,
-                        map_id=wp.level,
-                        max_speed_m_s=4.0,
-                        accel_m_s2=4.0,
-                        lift_ride_s=2.0,
-                    )
-                    bodies[serial] = body
-                    config = AgentConfig(
-                        manufacturer="fleetsim",
-                        serial_number=serial,
-                        broker_url=f"mqtt://127.0.0.1:{broker.port}",
-                        keepalive_s=5,
-                        state_interval_s=1.0,
-                        robot=RobotDescription(
-                            capabilities=[c.value for c in caps], max_speed_m_s=4.0
-                        ),  # type: ignore[misc]
-                    )
-                    robots.append(SimulatedRobot(config=config, body=body))
-                session.commit()
-            sim = SimFleetThread(SimFleet(robots)).start()
-            live = services.live
-            assert wait_until(
-                lambda: all((r := live.get("fleetsim", s)) and r.online and r.pose for s in ROBOTS),
-                15,
-            )
-            yield World(client, headers, bodies)
-    finally:
-        if sim is not None:
-            sim.stop()
-        broker.stop()
+    with fleet_world(tmp_path, ROBOTS) as running:
+        yield running
 
 
 def _await_state(world: World, mission_id: str, states: set[str], timeout: float) -> str:
-    assert wait_until(lambda: world.state(mission_id) in states, timeout, interval_s=0.25), (
-        f"mission {mission_id} stuck in {world.state(mission_id)}: "
-        f"{world.client.get(f'/api/v1/missions/{mission_id}/events', headers=world.headers).json()}"
-    )
-    return world.state(mission_id)
+    return world.await_state(mission_id, states, timeout)
 
 
 def test_patrol_disinfection_guidance_complete_and_a_cancelled_mission_stops(world: World) -> None:
