@@ -36,9 +36,8 @@ def test_order_runs_to_done_with_action_results() -> None:
 
 def test_failed_action_is_named_when_the_order_is_done() -> None:
     h, progress = Harness(), MissionProgress()
-    h.world.person_following = False
-    wait = action("guideWaitForPerson", "g1", timeoutS=1.0)
-    h.ex.receive_order(order("m2-o", [N("a", 0, 0, actions=[wait]), N("b", 1, 0)]))
+    charge = action("startCharging", "g1")  # no charger here: FAILED
+    h.ex.receive_order(order("m2-o", [N("a", 0, 0, actions=[charge]), N("b", 1, 0)]))
     progress.track("m2", ROBOT, order_id="m2-o", final_node=("b", 2), action_ids={"g1"})
     events = []
     for _ in range(10):
