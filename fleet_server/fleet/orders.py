@@ -40,7 +40,7 @@ from missions.vda5050 import (
 log = logging.getLogger(__name__)
 
 DEFAULT_ECHO_TIMEOUT_S = 5.0
-"""A robot publishes a state on receiving an order (§6.10.1); 5 s leaves room for a busy link."""
+"""A robot publishes a state on receiving an order (§6.10); 5 s leaves room for a busy link."""
 DEFAULT_MAX_TRIES = 3
 """Sends in all, the first included."""
 PUBLISH_QOS = 1
