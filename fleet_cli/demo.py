@@ -11,9 +11,13 @@ import numpy as np
 import uvicorn
 
 from fleet_server.app import create_app
-from fleet_server.services import ensure_admin
+from fleet_server.db.models import Site as SiteRow
+from fleet_server.robots.registry import find_robot, register_robot
+from fleet_server.services import FleetServices, ensure_admin
 from fleet_server.settings import Settings
+from fleet_server.sites.store import slugify
 from missions.sites import SiteKind
+from missions.types import Capability
 from robot_agent.config import AgentConfig
 from sim.fleet import FleetGroup, SimFleet, SimFleetThread, SimulatedRobot
 from sim.models import load_models
@@ -24,8 +28,8 @@ log = logging.getLogger(__name__)
 
 DEMO_SITES = ("hospital", "bank", "plaza")
 DEMO_MAPS: dict[str, tuple[str, SiteKind, tuple[str, ...]]] = {
-    "hospital": ("clinic", SiteKind.HOSPITAL, ("uvc", "guide", "patrol")),
-    "bank": ("office", SiteKind.BANK, ("reception", "patrol", "spray")),
+    "hospital": ("clinic", SiteKind.HOSPITAL, ("patrol", "uvc", "guide")),
+    "bank": ("office", SiteKind.BANK, ("patrol", "reception", "spray")),
     "plaza": ("campus", SiteKind.PUBLIC_SPACE, ("patrol", "spray")),
 }
 
@@ -63,6 +67,40 @@ def demo_fleet(broker_url: str, interface: str, count: int) -> FleetGroup:
     return FleetGroup(fleets)
 
 
+def provision_demo(services: FleetServices, fleet: FleetGroup) -> list[str]:
+    """Store the demo sites and register the demo robots (what is stored already stays)."""
+    done = []
+    with services.db.session() as session:
+        for sim_fleet in fleet.fleets:
+            site = sim_fleet.world.site if sim_fleet.world is not None else None
+            if site is None:
+                continue
+            site_id = slugify(site.name)
+            if session.get(SiteRow, site_id) is None:
+                services.sites.create(session, site, map_path(_map_of(site.name)).parent)
+                done.append(f"site {site_id}")
+            for robot in sim_fleet.robots:
+                cfg = robot.config
+                if find_robot(session, cfg.manufacturer, cfg.serial_number) is not None:
+                    continue
+                register_robot(
+                    session,
+                    services.auth.hasher,
+                    manufacturer=cfg.manufacturer,
+                    serial_number=cfg.serial_number,
+                    kind=cfg.robot.kind,
+                    capabilities=[Capability(c) for c in cfg.robot.capabilities],
+                    site_id=site_id,
+                )
+                done.append(f"robot {cfg.serial_number}")
+        session.commit()
+    return done
+
+
+def _map_of(site_name: str) -> str:
+    return DEMO_MAPS[site_name][0]
+
+
 class _DemoServer(uvicorn.Server):
     """Stops the simulated robots first on Ctrl-C, so they say OFFLINE before the broker goes."""
 
@@ -98,8 +136,9 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
     fleet = demo_fleet(
         f"mqtt://{endpoint.host}:{endpoint.port}", settings.vda_interface, robot_count
     )
-    sim = SimFleetThread(fleet).start()
     services = app.state.services
+    await asyncio.to_thread(provision_demo, services, fleet)
+    sim = SimFleetThread(fleet).start()
     with services.db.session() as session:
         generated = ensure_admin(session, None, services.auth.hasher)
     url = f"http://{settings.http_host}:{settings.http_port}"

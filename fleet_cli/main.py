@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -14,7 +13,7 @@ import numpy as np
 import typer
 import uvicorn
 
-from fleet_cli import missions_cli, sites_cli, users
+from fleet_cli import missions_cli, robots_cli, sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
 from fleet_cli.sim_cli import app as sim_app
 from fleet_server.observability.structured_logging import configure_logging
@@ -26,6 +25,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(sites_cli.app, name="site")
 app.add_typer(users.app, name="user")
 app.add_typer(missions_cli.app, name="mission")
+app.add_typer(robots_cli.app, name="robot")
 
 EXIT_USAGE = 2
 
@@ -75,7 +75,7 @@ def serve() -> None:
 
 @app.command()
 def demo(
-    robots: Annotated[int, typer.Option(min=1, max=500, help="Simulated robots.")] = 6,
+    robots: Annotated[int, typer.Option(min=1, max=500, help="Simulated robots.")] = 9,
 ) -> None:
     """Server + embedded broker + SQLite + simulated robots, console on FLEET_HTTP_PORT."""
     from fleet_cli.demo import run_demo
@@ -139,4 +139,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
