@@ -102,6 +102,9 @@ def test_sign_in_in_chinese_and_see_robots_move(page: Any, console_server: Conso
     sign_in(page, console_server, "admin", ADMIN_PASSWORD)
     assert "管理员" in page.inner_text("[data-testid=who]")
     page.wait_for_selector("[data-testid=site-marker-clinic]")
+    # Four robots online at the clinic, counted from the live stream.
+    page.wait_for_selector("[data-testid=site-marker-clinic] .c-online:text('在线 4')")
+    assert page.inner_text("[data-testid=feed-status]").endswith("实时")
     screenshot(page, "02-city")
     page.click("[data-testid=site-marker-clinic]")
     page.wait_for_url("**/sites/clinic")

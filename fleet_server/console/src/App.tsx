@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import type { ApiClient } from "./api/client";
 import { ApiError } from "./api/problem";
 import type { ConsoleConfig, Site, User } from "./api/types";
@@ -81,8 +81,10 @@ function SignedIn(props: {
       cancelled = true;
     };
   }, [client]);
+  const siteIds = useRef<string[]>([]);
+  siteIds.current = basics?.sites.map((s) => s.id) ?? [];
   const feed = useMemo(
-    () => new WebSocketFeed(WebSocketFeed.liveUrl(window.location), session, new PollingFeed(client)),
+    () => new WebSocketFeed(WebSocketFeed.liveUrl(window.location), session, () => siteIds.current, new PollingFeed(client)),
     [client, session],
   );
   const { store, status } = useLiveStore(basics ? feed : null);

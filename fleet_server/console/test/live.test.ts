@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DeltaCoalescer, LiveFleetStore } from "../src/live/coalesce";
-import { parseLiveMessage, robotStatus, type LiveRobot } from "../src/live/model";
+import { parseLiveFrame, parseLiveMessage, robotStatus, type LiveRobot } from "../src/live/model";
 import { angleDelta, MotionTrack } from "../src/live/motion";
 
 function robot(serial: string, x: number, extra: Partial<LiveRobot> = {}): LiveRobot {
@@ -49,9 +49,30 @@ describe("delta coalescing", () => {
 
   it("notices a lost message", () => {
     const c = new DeltaCoalescer();
-    c.push({ type: "snapshot", seq: 1, robots: [] });
+    c.push({ type: "snapshot", site: "clinic", robots: [] });
+    c.push({ type: "delta", seq: 1, robots: [] });
+    expect(c.sawGap).toBe(false);
     c.push({ type: "delta", seq: 3, robots: [] });
     expect(c.sawGap).toBe(true);
+    c.resetSequence();
+    expect(c.sawGap).toBe(false);
+  });
+
+  it("keeps per-site snapshots in order with the deltas around them", () => {
+    const c = new DeltaCoalescer();
+    const store = new LiveFleetStore();
+    c.push({ type: "snapshot", site: "clinic", robots: [robot("a", 0, { site_id: "clinic" })] });
+    c.push({ type: "delta", seq: 1, robots: [{ manufacturer: "sim", serial_number: "a", battery_charge: 5 }] });
+    c.push({ type: "snapshot", site: "bank", robots: [robot("b", 0, { site_id: "bank" })] });
+    c.push({ type: "delta", seq: 2, robots: [{ manufacturer: "sim", serial_number: "b", battery_charge: 7 }] });
+    const drained = c.drain();
+    expect(drained.map((m) => m.type)).toEqual(["snapshot", "delta", "snapshot", "delta"]);
+    drained.forEach((m) => store.apply(m));
+    expect(store.robots.get("sim/a")!.battery_charge).toBe(5);
+    expect(store.robots.get("sim/b")!.battery_charge).toBe(7);
+    // A new clinic snapshot replaces the clinic's robots only.
+    store.apply({ type: "snapshot", site: "clinic", robots: [] });
+    expect([...store.robots.keys()]).toEqual(["sim/b"]);
   });
 
   it("applies snapshots and deltas to the store", () => {
@@ -72,10 +93,30 @@ describe("delta coalescing", () => {
     expect(store.robots.get("sim/a")!.pose!.x).toBe(0);
   });
 
-  it("parses only protocol frames", () => {
+  it("parses the stream's frames and robot entries (fleet_server/live/entries.py)", () => {
     expect(parseLiveMessage("not json")).toBeNull();
     expect(parseLiveMessage('{"type":"hello","seq":1}')).toBeNull();
-    expect(parseLiveMessage('{"type":"snapshot","seq":1,"robots":[]}')).toEqual({ type: "snapshot", seq: 1, robots: [] });
+    expect(parseLiveMessage('{"type":"delta"}')).toBeNull();
+    expect(parseLiveFrame('{"type":"ready","user":"admin"}')).toEqual({ type: "ready", user: "admin" });
+    const entry = {
+      id: "sim/a", manufacturer: "sim", serial_number: "a", site: "clinic", online: true,
+      pose: { x: 1.5, y: -2, theta: 0.3, map_id: "L1" }, battery: 64.5, charging: false, driving: true,
+      operating_mode: "AUTOMATIC", paused: false, order_id: "m-1", last_node_id: "n", errors: [{ type: "uvInterlock", level: "FATAL" }],
+      last_seen: "2026-03-01T00:00:00Z",
+    };
+    const snapshot = parseLiveMessage(JSON.stringify({ type: "snapshot", site: "clinic", robots: [entry, { junk: 1 }], missions: [], alarms: [] }));
+    expect(snapshot).toMatchObject({ type: "snapshot", site: "clinic" });
+    const robotOut = snapshot!.type === "snapshot" ? snapshot!.robots : [];
+    expect(robotOut).toEqual([
+      {
+        manufacturer: "sim", serial_number: "a", online: true, pose: { x: 1.5, y: -2, theta: 0.3, map_id: "L1" },
+        battery_charge: 64.5, operating_mode: "AUTOMATIC", last_seen: "2026-03-01T00:00:00Z", site_id: "clinic",
+        charging: false, driving: true, mission_id: "m-1", errors: [{ type: "uvInterlock", level: "FATAL" }],
+      },
+    ]);
+    expect(robotStatus(robotOut[0]!)).toBe("error");
+    const delta = parseLiveMessage(JSON.stringify({ type: "delta", seq: 4, robots: [entry], missions: [{ id: "m-1", state: "active" }], alarms: [], schedules: [] }));
+    expect(delta).toMatchObject({ type: "delta", seq: 4, missions: [{ id: "m-1", state: "active" }] });
   });
 
   it("colours a robot by its worst condition", () => {

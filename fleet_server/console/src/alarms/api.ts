@@ -1,7 +1,7 @@
-// Alarms, behind an interface: the server's alarms API is being built. ASSUMED endpoints:
-//   GET  /api/v1/alarms?site_id=&acknowledged=false  → [Alarm]   (open alarms, newest first)
+// Alarms, behind an interface (fleet_server/api/alarms.py):
+//   GET  /api/v1/alarms?site_id=&acknowledged=false  → {items: [Alarm], next_cursor}
 //   POST /api/v1/alarms/{id}/acknowledge  {"comment": "..."} → Alarm
-// A 404 on the list means the server has no alarms API: the page says so and shows the
+// A 404 on the list means a server without the alarms API: the page says so and shows the
 // conditions it can see in the robots' live state instead.
 
 import type { ApiClient } from "../api/client";
@@ -10,7 +10,7 @@ import { ApiError } from "../api/problem";
 export type Severity = "info" | "warning" | "error" | "critical";
 
 export interface Alarm {
-  id: string;
+  id: number | string;
   site_id: string | null;
   source: "robot" | "mission" | "system" | string;
   severity: Severity;
@@ -19,6 +19,8 @@ export interface Alarm {
   robot: string | null;
   mission_id: string | null;
   raised_at: string;
+  cleared_at?: string | null;
+  active?: boolean;
   acknowledged_at: string | null;
   acknowledged_by: string | null;
   comment: string | null;
@@ -28,7 +30,7 @@ export interface Alarm {
 export interface AlarmsApi {
   /** Alarms, or null when the server offers no alarms API. */
   list(options: { siteId?: string; includeAcknowledged?: boolean }): Promise<Alarm[] | null>;
-  acknowledge(id: string, comment: string): Promise<Alarm>;
+  acknowledge(id: number | string, comment: string): Promise<Alarm>;
 }
 
 export const ALARMS_ENDPOINT = "/api/v1/alarms";
@@ -52,8 +54,9 @@ export class HttpAlarmsApi implements AlarmsApi {
     }
   }
 
-  async acknowledge(id: string, comment: string): Promise<Alarm> {
-    return (await this.client.requestJson("POST", `${ALARMS_ENDPOINT}/${encodeURIComponent(id)}/acknowledge`, { comment })) as Alarm;
+  async acknowledge(id: number | string, comment: string): Promise<Alarm> {
+    const body = comment.trim() ? { comment: comment.trim() } : {};
+    return (await this.client.requestJson("POST", `${ALARMS_ENDPOINT}/${encodeURIComponent(String(id))}/acknowledge`, body)) as Alarm;
   }
 }
 

@@ -234,10 +234,99 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Robots
-         * @description Every robot that has reported, with its live state (viewer role or higher).
+         * List
+         * @description Registered robots of the caller's sites with their live state; robots reporting
+         *     without registration are shown to those who see every site.
          */
-        get: operations["list_robots_api_v1_robots_get"];
+        get: operations["list__api_v1_robots_get"];
+        put?: never;
+        /**
+         * Register
+         * @description Register a robot (site manager at its site, or admin); answers its MQTT password once.
+         */
+        post: operations["register_api_v1_robots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/robots/{manufacturer}/{serial_number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get
+         * @description One robot: registration, live state, last factsheet and current mission.
+         */
+        get: operations["get_api_v1_robots__manufacturer___serial_number__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update
+         * @description Change kind, capabilities or site (site manager at its site, and at the new one).
+         */
+        patch: operations["update_api_v1_robots__manufacturer___serial_number__patch"];
+        trace?: never;
+    };
+    "/api/v1/robots/{manufacturer}/{serial_number}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Credentials
+         * @description A new MQTT password for the robot, shown this once.
+         */
+        post: operations["rotate_credentials_api_v1_robots__manufacturer___serial_number__credentials_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/robots/{manufacturer}/{serial_number}/decommission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decommission
+         * @description Retire the robot: no more missions, MQTT credentials void. 409 during a mission.
+         */
+        post: operations["decommission_api_v1_robots__manufacturer___serial_number__decommission_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/robots/{manufacturer}/{serial_number}/telemetry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Telemetry
+         * @description Pose and battery history (default: the last 24 h), thinned to `max_points`.
+         */
+        get: operations["telemetry_api_v1_robots__manufacturer___serial_number__telemetry_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -578,6 +667,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Robots online by site, ingest, MQTT link, orders, missions, dispatch latency, live.
+         */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -733,6 +842,16 @@ export interface components {
             map_tile_url: string | null;
         };
         /**
+         * CredentialsPublic
+         * @description A robot's new MQTT account password, shown this once.
+         */
+        CredentialsPublic: {
+            /** Mqtt Password */
+            mqtt_password: string;
+            /** Mqtt Username */
+            mqtt_username: string;
+        };
+        /**
          * DisinfectionMethod
          * @description How a disinfection mission treats its targets.
          * @enum {string}
@@ -809,6 +928,28 @@ export interface components {
             x?: number | null;
             /** Y */
             y?: number | null;
+        };
+        /**
+         * FactsheetSummary
+         * @description The main facts of the robot's last factsheet (VDA 5050 §6.15).
+         */
+        FactsheetSummary: {
+            /** Agv Class */
+            agv_class: string;
+            /** Agv Kinematic */
+            agv_kinematic: string;
+            /** Length M */
+            length_m: number;
+            /** Max Load Mass Kg */
+            max_load_mass_kg: number;
+            /** Received At */
+            received_at: string | null;
+            /** Series Name */
+            series_name: string;
+            /** Speed Max M S */
+            speed_max_m_s: number;
+            /** Width M */
+            width_m: number;
         };
         /**
          * GuidanceMission
@@ -1098,12 +1239,43 @@ export interface components {
          */
         Priority: "low" | "normal" | "high" | "emergency";
         /**
-         * RobotPublic
-         * @description One robot as the API shows it.
+         * RobotCreate
+         * @description A robot to register.
          */
-        RobotPublic: {
+        RobotCreate: {
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** Kind */
+            kind: string;
+            /** Manufacturer */
+            manufacturer: string;
+            /** Serial Number */
+            serial_number: string;
+            /** Site Id */
+            site_id: string;
+        };
+        /**
+         * RobotDetail
+         * @description One robot in full.
+         */
+        RobotDetail: {
             /** Battery Charge */
             battery_charge: number | null;
+            /** Capabilities */
+            capabilities: string[];
+            /** Charging */
+            charging: boolean;
+            /** Current Mission Id */
+            current_mission_id: string | null;
+            /** Decommissioned */
+            decommissioned: boolean;
+            /** Driving */
+            driving: boolean;
+            /** Errors */
+            errors: components["schemas"]["RobotErrorPublic"][];
+            factsheet: components["schemas"]["FactsheetSummary"] | null;
+            /** Kind */
+            kind: string | null;
             /** Last Seen */
             last_seen: string | null;
             /** Manufacturer */
@@ -1113,8 +1285,80 @@ export interface components {
             /** Operating Mode */
             operating_mode: string | null;
             pose: components["schemas"]["PosePublic"] | null;
+            /** Registered */
+            registered: boolean;
+            /** Registered At */
+            registered_at: string | null;
             /** Serial Number */
             serial_number: string;
+            /** Site Id */
+            site_id: string | null;
+        };
+        /**
+         * RobotErrorPublic
+         * @description One entry of the robot's state.errors (VDA 5050 §6.10.6).
+         */
+        RobotErrorPublic: {
+            /** Description */
+            description: string | null;
+            /** Error Level */
+            error_level: string;
+            /** Error Type */
+            error_type: string;
+        };
+        /**
+         * RobotPublic
+         * @description A robot: its registration (if any) merged with what it last reported.
+         */
+        RobotPublic: {
+            /** Battery Charge */
+            battery_charge: number | null;
+            /** Capabilities */
+            capabilities: string[];
+            /** Decommissioned */
+            decommissioned: boolean;
+            /** Errors */
+            errors: components["schemas"]["RobotErrorPublic"][];
+            /** Kind */
+            kind: string | null;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Manufacturer */
+            manufacturer: string;
+            /** Online */
+            online: boolean;
+            /** Operating Mode */
+            operating_mode: string | null;
+            pose: components["schemas"]["PosePublic"] | null;
+            /** Registered */
+            registered: boolean;
+            /** Serial Number */
+            serial_number: string;
+            /** Site Id */
+            site_id: string | null;
+        };
+        /**
+         * RobotRegistered
+         * @description A registered robot with its MQTT account; the password is never shown again.
+         */
+        RobotRegistered: {
+            /** Mqtt Password */
+            mqtt_password: string;
+            /** Mqtt Username */
+            mqtt_username: string;
+            robot: components["schemas"]["RobotPublic"];
+        };
+        /**
+         * RobotUpdate
+         * @description Changes to a registered robot; fields left out stay as they are.
+         */
+        RobotUpdate: {
+            /** Capabilities */
+            capabilities?: components["schemas"]["Capability"][] | null;
+            /** Kind */
+            kind?: string | null;
+            /** Site Id */
+            site_id?: string | null;
         };
         /**
          * Role
@@ -1205,6 +1449,53 @@ export interface components {
             name: string;
             /** Zones */
             zones: number;
+        };
+        /**
+         * TelemetryPoint
+         * @description A robot's pose and battery at one moment.
+         */
+        TelemetryPoint: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Battery */
+            battery: number | null;
+            /** Map Id */
+            map_id: string;
+            /** Theta */
+            theta: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
+        /**
+         * TelemetryPublic
+         * @description A robot's history over a time range, thinned to at most `max_points`.
+         */
+        TelemetryPublic: {
+            /** Bucket S */
+            bucket_s: number | null;
+            /** Manufacturer */
+            manufacturer: string;
+            /** Points */
+            points: components["schemas"]["TelemetryPoint"][];
+            /** Serial Number */
+            serial_number: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Stored */
+            stored: number;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
         };
         /**
          * TokenCreate
@@ -1753,9 +2044,11 @@ export interface operations {
             };
         };
     };
-    list_robots_api_v1_robots_get: {
+    list__api_v1_robots_get: {
         parameters: {
-            query?: never;
+            query?: {
+                site_id?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1769,6 +2062,216 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RobotPublic"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    register_api_v1_robots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RobotCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RobotRegistered"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_robots__manufacturer___serial_number__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manufacturer: string;
+                serial_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RobotDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_api_v1_robots__manufacturer___serial_number__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manufacturer: string;
+                serial_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RobotUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RobotPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rotate_credentials_api_v1_robots__manufacturer___serial_number__credentials_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manufacturer: string;
+                serial_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialsPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decommission_api_v1_robots__manufacturer___serial_number__decommission_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manufacturer: string;
+                serial_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RobotPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    telemetry_api_v1_robots__manufacturer___serial_number__telemetry_get: {
+        parameters: {
+            query?: {
+                max_points?: number;
+                since?: string | null;
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                manufacturer: string;
+                serial_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TelemetryPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2333,6 +2836,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": unknown;
                 };
             };
         };

@@ -3,9 +3,13 @@
 
 import { robotKey, type DeltaMessage, type LiveMessage, type LiveRobot, type MissionDelta, type RobotDelta } from "./model";
 
-/** Merges deltas between two frames into one; a snapshot replaces everything before it. */
+/**
+ * Merges the deltas that arrive between two frames into one. Snapshots keep their place:
+ * the deltas before a snapshot are emitted before it, so per-site snapshots (the stream
+ * sends one per subscribed site) never lose another site's changes.
+ */
 export class DeltaCoalescer {
-  private snapshot: LiveMessage | null = null;
+  private out: LiveMessage[] = [];
   private robots = new Map<string, RobotDelta>();
   private removed = new Set<string>();
   private missions = new Map<string, MissionDelta>();
@@ -16,13 +20,14 @@ export class DeltaCoalescer {
   /** Take in one message. */
   push(message: LiveMessage): void {
     if (message.type === "snapshot") {
-      this.snapshot = message;
-      this.robots.clear();
-      this.removed.clear();
-      this.missions.clear();
-      this.alarms = [];
-      this.lastSeq = message.seq;
-      this.gap = false;
+      if (message.site === undefined) {
+        // A whole-fleet snapshot makes everything before it moot.
+        this.out = [];
+        this.clearPending();
+      } else {
+        this.closePending();
+      }
+      this.out.push(message);
       return;
     }
     if (this.lastSeq !== null && message.seq !== this.lastSeq + 1) this.gap = true;
@@ -42,34 +47,46 @@ export class DeltaCoalescer {
     this.alarms.push(...(message.alarms ?? []));
   }
 
-  /** True when a sequence number was skipped since the last snapshot: resubscribe. */
+  /** True when a sequence number was skipped: the client should reconnect for snapshots. */
   get sawGap(): boolean {
     return this.gap;
   }
 
-  /** Whether anything waits to be applied. */
-  get pending(): boolean {
-    return this.snapshot !== null || this.robots.size > 0 || this.removed.size > 0 || this.missions.size > 0 || this.alarms.length > 0;
+  /** Forget the sequence (a new connection numbers its deltas afresh). */
+  resetSequence(): void {
+    this.lastSeq = null;
+    this.gap = false;
   }
 
-  /** What arrived since the last call, as at most one snapshot and one merged delta. */
+  /** Whether anything waits to be applied. */
+  get pending(): boolean {
+    return this.out.length > 0 || this.robots.size > 0 || this.removed.size > 0 || this.missions.size > 0 || this.alarms.length > 0;
+  }
+
+  /** What arrived since the last call: snapshots in order, deltas merged between them. */
   drain(): LiveMessage[] {
-    const out: LiveMessage[] = [];
-    if (this.snapshot) out.push(this.snapshot);
-    if (this.robots.size || this.removed.size || this.missions.size || this.alarms.length) {
-      const delta: DeltaMessage = { type: "delta", seq: this.lastSeq ?? 0 };
-      if (this.robots.size) delta.robots = [...this.robots.values()];
-      if (this.removed.size) delta.removed = [...this.removed];
-      if (this.missions.size) delta.missions = [...this.missions.values()];
-      if (this.alarms.length) delta.alarms = this.alarms;
-      out.push(delta);
-    }
-    this.snapshot = null;
+    this.closePending();
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private closePending(): void {
+    if (!(this.robots.size || this.removed.size || this.missions.size || this.alarms.length)) return;
+    const delta: DeltaMessage = { type: "delta", seq: this.lastSeq ?? 0 };
+    if (this.robots.size) delta.robots = [...this.robots.values()];
+    if (this.removed.size) delta.removed = [...this.removed];
+    if (this.missions.size) delta.missions = [...this.missions.values()];
+    if (this.alarms.length) delta.alarms = this.alarms;
+    this.out.push(delta);
+    this.clearPending();
+  }
+
+  private clearPending(): void {
     this.robots = new Map();
     this.removed = new Set();
     this.missions = new Map();
     this.alarms = [];
-    return out;
   }
 }
 
@@ -81,7 +98,9 @@ export class LiveFleetStore {
 
   apply(message: LiveMessage): void {
     if (message.type === "snapshot") {
-      this.robots.clear();
+      const site = message.site;
+      if (site === undefined) this.robots.clear();
+      else for (const [key, robot] of this.robots) if (robot.site_id === site) this.robots.delete(key);
       for (const robot of message.robots) this.robots.set(robotKey(robot), robot);
       for (const mission of message.missions ?? []) this.missions.set(mission.id, mission);
     } else {

@@ -1,17 +1,18 @@
 // The console's picture of the live fleet, and the messages that change it.
 //
-// ASSUMED live stream protocol (`GET /api/v1/live`, WebSocket; being built server-side):
-//   client → server, first frame:  {"type": "auth", "access_token": "<bearer token>"}
-//   server → client:               {"type": "snapshot", "seq": n, "robots": [LiveRobot…],
-//                                   "missions": [MissionDelta…]?, "alarms": [unknown…]?}
-//                                  {"type": "delta", "seq": n+1, "robots": [partial LiveRobot
-//                                   with manufacturer and serial_number], "removed": ["m/s"]?,
-//                                   "missions": [MissionDelta…]?, "alarms": [unknown…]?}
-// Robots carry the fields of GET /api/v1/robots plus optional extras (site_id, kind,
-// charging, driving, mission_id, errors). A delta whose seq does not follow the last one
-// means messages were lost: the client asks again from a fresh snapshot.
+// Live stream protocol (`WebSocket /api/v1/live`, fleet_server/live/protocol.py):
+//   client → server: {"type": "auth", "token": "<bearer>"} first (again whenever the token
+//                    is renewed), then {"type": "subscribe", "sites": ["clinic", …]};
+//   server → client: {"type": "ready", "user": …}; per subscribed site
+//                    {"type": "snapshot", "site": id, "robots": [entry…], "missions": […],
+//                    "alarms": […]}; then {"type": "delta", "seq": n, "robots": […],
+//                    "missions": […], "alarms": […], "schedules": […]} with complete entries
+//                    (never patches); {"type": "error", "field", "message"}.
+// A robot entry (fleet_server/live/entries.py) is turned into a LiveRobot here, so the
+// pages see one shape whether the data came from the stream or from GET /api/v1/robots.
+// A delta whose seq does not follow the last one means frames were lost: reconnect.
 
-import type { Robot } from "../api/types";
+import type { Pose, Robot } from "../api/types";
 
 export interface RobotError {
   type: string;
@@ -19,7 +20,14 @@ export interface RobotError {
   description?: string | null;
 }
 
-export interface LiveRobot extends Robot {
+export interface LiveRobot {
+  manufacturer: string;
+  serial_number: string;
+  online: boolean;
+  pose: Pose | null;
+  battery_charge: number | null;
+  operating_mode: string | null;
+  last_seen: string | null;
   site_id?: string | null;
   kind?: string | null;
   charging?: boolean;
@@ -39,7 +47,9 @@ export interface MissionDelta {
 
 export interface SnapshotMessage {
   type: "snapshot";
-  seq: number;
+  /** The site this snapshot covers; absent: the whole fleet (polling). */
+  site?: string;
+  seq?: number;
   robots: LiveRobot[];
   missions?: MissionDelta[];
   alarms?: unknown[];
@@ -78,8 +88,77 @@ export function isBatteryLow(robot: LiveRobot): boolean {
   return robot.battery_charge !== null && robot.battery_charge !== undefined && robot.battery_charge < LOW_BATTERY_PERCENT;
 }
 
-/** Parse one stream frame; null for anything that is not a message of the protocol. */
-export function parseLiveMessage(text: string): LiveMessage | null {
+type Json = Record<string, unknown>;
+
+function str(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/** A robot entry of the stream as a LiveRobot; null when it lacks its identity. */
+export function robotFromEntry(entry: unknown): LiveRobot | null {
+  if (typeof entry !== "object" || entry === null) return null;
+  const e = entry as Json;
+  const manufacturer = str(e.manufacturer);
+  const serial = str(e.serial_number);
+  if (manufacturer === null || serial === null) return null;
+  const pose = typeof e.pose === "object" && e.pose !== null ? (e.pose as Json) : null;
+  const x = num(pose?.x);
+  const y = num(pose?.y);
+  return {
+    manufacturer,
+    serial_number: serial,
+    online: e.online === true,
+    pose:
+      pose && x !== null && y !== null
+        ? { x, y, theta: num(pose.theta) ?? 0, map_id: str(pose.map_id) ?? "" }
+        : null,
+    battery_charge: num(e.battery) ?? num(e.battery_charge),
+    operating_mode: str(e.operating_mode),
+    last_seen: str(e.last_seen),
+    site_id: str(e.site) ?? str(e.site_id),
+    charging: e.charging === true,
+    driving: e.driving === true,
+    // An order in progress is the robot working on a mission.
+    mission_id: str(e.order_id) ?? str(e.mission_id),
+    errors: Array.isArray(e.errors)
+      ? (e.errors as Json[]).map((x) => ({ type: str(x.type) ?? "", level: str(x.level) ?? "" }))
+      : [],
+  };
+}
+
+/** A robot from GET /api/v1/robots in the stream's shape. */
+export function robotFromApi(robot: Robot): LiveRobot {
+  return {
+    manufacturer: robot.manufacturer,
+    serial_number: robot.serial_number,
+    online: robot.online,
+    pose: robot.pose,
+    battery_charge: robot.battery_charge,
+    operating_mode: robot.operating_mode,
+    last_seen: robot.last_seen,
+    // Older servers answer without these; the stream's shape has them optional too.
+    site_id: robot.site_id ?? null,
+    kind: robot.kind ?? null,
+    errors: (robot.errors ?? []).map((e) => ({ type: e.error_type, level: e.error_level, description: e.description })),
+  };
+}
+
+function robotsOf(list: unknown): LiveRobot[] {
+  return Array.isArray(list) ? list.map(robotFromEntry).filter((r): r is LiveRobot => r !== null) : [];
+}
+
+function missionsOf(list: unknown): MissionDelta[] {
+  return Array.isArray(list) ? (list as MissionDelta[]).filter((m) => typeof m?.id === "string") : [];
+}
+
+export type ControlFrame = { type: "ready"; user: string } | { type: "error"; field: string; message: string };
+
+/** Parse one stream frame: a fleet message, a control frame, or null for anything else. */
+export function parseLiveFrame(text: string): LiveMessage | ControlFrame | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -87,9 +166,38 @@ export function parseLiveMessage(text: string): LiveMessage | null {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const msg = value as Record<string, unknown>;
-  if (typeof msg.seq !== "number") return null;
-  if (msg.type === "snapshot" && Array.isArray(msg.robots)) return value as SnapshotMessage;
-  if (msg.type === "delta") return value as DeltaMessage;
-  return null;
+  const msg = value as Json;
+  switch (msg.type) {
+    case "ready":
+      return { type: "ready", user: str(msg.user) ?? "" };
+    case "error":
+      return { type: "error", field: str(msg.field) ?? "", message: str(msg.message) ?? "" };
+    case "snapshot": {
+      if (!Array.isArray(msg.robots)) return null;
+      const snapshot: SnapshotMessage = { type: "snapshot", robots: robotsOf(msg.robots), missions: missionsOf(msg.missions) };
+      const site = str(msg.site);
+      if (site !== null) snapshot.site = site;
+      if (num(msg.seq) !== null) snapshot.seq = num(msg.seq) as number;
+      if (Array.isArray(msg.alarms)) snapshot.alarms = msg.alarms;
+      return snapshot;
+    }
+    case "delta": {
+      const seq = num(msg.seq);
+      if (seq === null) return null;
+      const delta: DeltaMessage = { type: "delta", seq };
+      if (Array.isArray(msg.robots)) delta.robots = robotsOf(msg.robots);
+      if (Array.isArray(msg.removed)) delta.removed = (msg.removed as unknown[]).filter((k): k is string => typeof k === "string");
+      if (Array.isArray(msg.missions)) delta.missions = missionsOf(msg.missions);
+      if (Array.isArray(msg.alarms)) delta.alarms = msg.alarms;
+      return delta;
+    }
+    default:
+      return null;
+  }
+}
+
+/** A fleet message from one frame (control frames and junk: null). */
+export function parseLiveMessage(text: string): LiveMessage | null {
+  const frame = parseLiveFrame(text);
+  return frame && (frame.type === "snapshot" || frame.type === "delta") ? frame : null;
 }

@@ -239,7 +239,7 @@ const KIND_LETTERS: Record<string, string> = { patrol: "P", uv_disinfection: "U"
 
 /** Draw robots over the static layer; returns nothing, allocates nothing per robot. */
 export function drawRobots(ctx: CanvasRenderingContext2D, frame: PlanFrame, view: View, robots: readonly RobotGlyph[]): void {
-  const radius = Math.max(5, Math.min(14, 0.35 / (frame.scale_m_per_px / view.zoom)));
+  const radius = Math.max(7, Math.min(14, 0.35 / (frame.scale_m_per_px / view.zoom)));
   ctx.lineWidth = 1.5;
   ctx.font = `bold ${Math.round(radius)}px sans-serif`;
   ctx.textAlign = "center";

@@ -77,7 +77,7 @@ export function CityPage() {
             <button key={site.id} type="button" className={`site-marker kind-${site.kind}`} style={{ left: x - x0, top: y - y0 }} onClick={() => navigate(`/sites/${encodeURIComponent(site.id)}`)} data-testid={`site-marker-${site.id}`}>
               <strong>{site.name}</strong>
               <span>{t(`site.kind.${site.kind}`)}</span>
-              <span className="counts">
+              <span className="counts" data-testid="site-counts">
                 <em className="c-online">{t("city.robotsOnline", { n: counts.online })}</em>
                 <em className="c-busy">{t("city.robotsBusy", { n: counts.busy })}</em>
                 <em className="c-charging">{t("city.robotsCharging", { n: counts.charging })}</em>
@@ -88,7 +88,7 @@ export function CityPage() {
         })}
         {scaleM > 0 && (
           <div className="scale-bar" style={{ width: scaleM / mpp }}>
-            {scaleM >= 1000 ? `${scaleM / 1000} km` : `${scaleM} m`}
+            <span>{scaleM >= 1000 ? `${scaleM / 1000} km` : `${scaleM} m`}</span>
           </div>
         )}
         {config.map_tile_attribution && <div className="attribution">{config.map_tile_attribution}</div>}

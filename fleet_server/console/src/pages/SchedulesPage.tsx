@@ -83,7 +83,7 @@ export function SchedulesPage() {
       return;
     }
     try {
-      await api.save({ site_id: siteId, name, rrule: ruleText, dtstart, time_zone: zone, exdates, mission, enabled: true });
+      await api.save({ site_id: siteId, name, rrule: ruleText, dtstart, timezone: zone, exdates, mission_template: mission, enabled: true });
       setSaved(await api.list(siteId));
     } catch (e) {
       if (e instanceof ApiError) setErrors(e.problem.errors.length ? e.problem.errors : [{ field: "", message: e.message }]);

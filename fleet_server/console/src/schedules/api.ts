@@ -1,11 +1,12 @@
-// Schedules, behind an interface: the server's schedules API is being built. ASSUMED:
+// Schedules, behind an interface (fleet_server/api/schedules.py):
 //   GET    /api/v1/schedules?site_id=   → [Schedule]
 //   POST   /api/v1/schedules            {ScheduleBody} → Schedule
 //   PUT    /api/v1/schedules/{id}       {ScheduleBody} → Schedule
 //   DELETE /api/v1/schedules/{id}
-// ScheduleBody: {site_id, name, rrule (RFC 5545 RRULE value), dtstart ("YYYY-MM-DDTHH:MM",
-// wall time in time_zone), time_zone (IANA), exdates (wall times), mission (a mission body
-// as POST /api/v1/missions takes it), enabled}. A 404 on the list: no schedules API.
+// ScheduleBody: {site_id, name, rrule (RFC 5545 RRULE value), dtstart (local wall time
+// "YYYY-MM-DDTHH:MM" in timezone), timezone (IANA), exdates (local wall times),
+// mission_template (a mission body as POST /api/v1/missions takes it), enabled}.
+// A 404 on the list: a server without the schedules API.
 
 import type { ApiClient } from "../api/client";
 import { ApiError } from "../api/problem";
@@ -15,21 +16,22 @@ export interface ScheduleBody {
   name: string;
   rrule: string;
   dtstart: string;
-  time_zone: string;
+  timezone: string;
   exdates: string[];
-  mission: Record<string, unknown>;
+  mission_template: Record<string, unknown>;
   enabled: boolean;
 }
 
 export interface Schedule extends ScheduleBody {
-  id: string;
+  id: number;
+  next_occurrence?: string | null;
 }
 
 export interface SchedulesApi {
   /** Schedules, or null when the server offers no schedules API. */
   list(siteId?: string): Promise<Schedule[] | null>;
-  save(body: ScheduleBody, id?: string): Promise<Schedule>;
-  remove(id: string): Promise<void>;
+  save(body: ScheduleBody, id?: number): Promise<Schedule>;
+  remove(id: number): Promise<void>;
 }
 
 export const SCHEDULES_ENDPOINT = "/api/v1/schedules";
@@ -50,12 +52,12 @@ export class HttpSchedulesApi implements SchedulesApi {
     }
   }
 
-  async save(body: ScheduleBody, id?: string): Promise<Schedule> {
-    const url = id ? `${SCHEDULES_ENDPOINT}/${encodeURIComponent(id)}` : SCHEDULES_ENDPOINT;
-    return (await this.client.requestJson(id ? "PUT" : "POST", url, body)) as Schedule;
+  async save(body: ScheduleBody, id?: number): Promise<Schedule> {
+    const url = id !== undefined ? `${SCHEDULES_ENDPOINT}/${id}` : SCHEDULES_ENDPOINT;
+    return (await this.client.requestJson(id !== undefined ? "PUT" : "POST", url, body)) as Schedule;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.client.requestJson("DELETE", `${SCHEDULES_ENDPOINT}/${encodeURIComponent(id)}`);
+  async remove(id: number): Promise<void> {
+    await this.client.requestJson("DELETE", `${SCHEDULES_ENDPOINT}/${id}`);
   }
 }
