@@ -355,7 +355,7 @@ class MissionRuntime:
                         ACTOR,
                         session,
                     )
-                session.commit()
+                self._commit(session)
         self._wake.set()
 
     # -- requests from the API (worker threads) ------------------------------------------------
