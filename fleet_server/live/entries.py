@@ -7,10 +7,11 @@ can be ordered.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from fleet_server.db.models import Alarm, Mission
+from fleet_server.db.models import Mission
 from fleet_server.fleet.live_state import RobotKey, RobotLive
 from fleet_server.missions.runtime import MissionTransition
 from fleet_server.missions.states import MissionState
@@ -115,8 +116,46 @@ def mission_entry(mission: Mission, robot: RobotKey | None, cause: str | None) -
     }
 
 
-def alarm_entry(alarm: Alarm, robot: RobotKey | None) -> Entry:
-    """An alarm as stored."""
+class AlarmLike(Protocol):
+    """What an alarm entry is made of: an `Alarm` row, or the alarms service's record."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def site_id(self) -> str | None: ...
+    @property
+    def robot_id(self) -> int | None: ...
+    @property
+    def manufacturer(self) -> str | None: ...
+    @property
+    def serial_number(self) -> str | None: ...
+    @property
+    def mission_id(self) -> uuid.UUID | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def raised_at(self) -> datetime: ...
+    @property
+    def cleared_at(self) -> datetime | None: ...
+    @property
+    def acknowledged_by(self) -> str | None: ...
+    @property
+    def acknowledged_at(self) -> datetime | None: ...
+    @property
+    def comment(self) -> str | None: ...
+
+
+def alarm_entry(alarm: AlarmLike, registered: RobotKey | None = None) -> Entry:
+    """An alarm as stored; the robot by the identity it carries, else by its registration."""
+    robot = registered
+    if alarm.manufacturer is not None and alarm.serial_number is not None:
+        robot = (alarm.manufacturer, alarm.serial_number)
     return {
         "id": alarm.id,
         "site": alarm.site_id,
@@ -130,4 +169,5 @@ def alarm_entry(alarm: Alarm, robot: RobotKey | None) -> Entry:
         "cleared_at": _iso(alarm.cleared_at),
         "acknowledged_by": alarm.acknowledged_by,
         "acknowledged_at": _iso(alarm.acknowledged_at),
+        "comment": alarm.comment,
     }

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fleet_server.auth.roles import Principal
 from fleet_server.db import Database
@@ -29,7 +30,9 @@ from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, Robot
 from fleet_server.live.client import ALARMS, MISSIONS, ROBOTS, SCHEDULES, LiveClient
 from fleet_server.live.directory import Directory, read_directory
 from fleet_server.live.entries import (
+    AlarmLike,
     Entry,
+    alarm_entry,
     robot_entry,
     silent_robot_entry,
     transition_entry,
@@ -83,6 +86,13 @@ class HubStats:
     disconnects: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
+class AlarmEventLike(Protocol):
+    """A change to an alarm as the alarms service announces it."""
+
+    @property
+    def alarm(self) -> AlarmLike: ...
+
+
 class LiveHub:
     """Routes live changes to subscribed clients, paced and bounded per client."""
 
@@ -132,6 +142,10 @@ class LiveHub:
         through the catch-up read anyway; changes to existing alarms need this call.
         """
         self._put(ALARMS, entry["id"], site_id, entry)
+
+    def on_alarm_event(self, event: AlarmEventLike) -> None:
+        """An alarms-service listener: `alarms.add_listener(hub.on_alarm_event)`."""
+        self.publish_alarm(event.alarm.site_id, alarm_entry(event.alarm))
 
     def publish_schedule(self, site_id: str | None, entry: Entry) -> None:
         """A schedule created, changed, fired or deleted (thread-safe; `entry` has an `id`)."""

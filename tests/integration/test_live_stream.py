@@ -18,6 +18,7 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from tests.integration.api.cast import (
 from tests.support.mqtt import wait_until
 
 MANUFACTURER = "acme"
-STALL_TIMEOUT_S = 4.0
+STALL_TIMEOUT_S = 8.0
 OUTBOX_FRAMES = 4
 SMALL_SOCKET_BUFFER = 8 * 1024
 LATENCY_BUDGET_S = 0.5
@@ -463,6 +464,66 @@ def test_a_site_stream_carries_only_that_sites_robots(server: LiveServer) -> Non
         assert not robot_entries(north.collect(0.6), "n1")
 
 
+@dataclass(frozen=True)
+class AlarmChanged:
+    """The shape the alarms service announces changes in."""
+
+    alarm: Alarm
+
+
+def test_alarms_and_schedules_reach_the_sites_subscribers(server: LiveServer) -> None:
+    with (
+        streaming(server, "viewer_north", "north") as north,
+        streaming(server, "viewer_south", "south") as south,
+    ):
+        # Raised: stored by whoever raises it; the hub's catch-up read finds it.
+        with server.services.db.session() as session:
+            alarm = Alarm(
+                site_id="north",
+                manufacturer=MANUFACTURER,
+                serial_number="n1",
+                source="robot",
+                severity="critical",
+                code="robot.stuck",
+                message="n1 cannot move",
+            )
+            session.add(alarm)
+            session.commit()
+            alarm_id = alarm.id
+
+        def has_alarm(frame: dict[str, Any], **fields: Any) -> bool:
+            return frame["type"] == "delta" and any(
+                a["id"] == alarm_id and all(a[k] == v for k, v in fields.items())
+                for a in frame["alarms"]
+            )
+
+        raised = north.until(lambda f: has_alarm(f, code="robot.stuck"), timeout=3)
+        entry = next(a for a in raised.frame["alarms"] if a["id"] == alarm_id)
+        assert (entry["robot"], entry["severity"], entry["acknowledged_at"]) == (
+            "acme/n1",
+            "critical",
+            None,
+        )
+        # Acknowledged: announced by the alarms service's listener (from any thread).
+        with server.services.db.session() as session:
+            stored = session.get(Alarm, alarm_id)
+            assert stored is not None
+            stored.acknowledged_by = "dispatcher_north"
+            stored.acknowledged_at = datetime.now(UTC)
+            session.commit()
+            server.services.hub.on_alarm_event(AlarmChanged(stored))
+        north.until(lambda f: has_alarm(f, acknowledged_by="dispatcher_north"), timeout=1)
+
+        server.services.hub.publish_schedule("north", {"id": 7, "name": "night patrol"})
+        got = north.until(lambda f: f["type"] == "delta" and bool(f["schedules"]), timeout=1)
+        assert got.frame["schedules"] == [{"id": 7, "name": "night patrol"}]
+        south_frames = south.collect(0.5)
+        assert not any(
+            f.frame["type"] == "delta" and (f.frame["alarms"] or f.frame["schedules"])
+            for f in south_frames
+        )
+
+
 def test_bad_credentials_and_scope_close_with_4401_and_4403(server: LiveServer) -> None:
     bad = server.stream("not-a-token")
     assert bad.closed_with()[0] == 4401
@@ -522,6 +583,18 @@ def test_a_session_that_ends_closes_the_stream(server: LiveServer) -> None:
     assert "session ended" in reason
 
 
+STACK_DEPTH = 6
+SIGNIFICANT_BYTES = 200_000
+# Memory allocated anywhere below the live stream's code or the server's WebSocket and
+# transport layers; the ingest's own backlog (when the machine is busy) is not the subject.
+STREAM_CODE = [
+    tracemalloc.Filter(True, "*/fleet_server/live/*", all_frames=True),
+    tracemalloc.Filter(True, "*/uvicorn/*", all_frames=True),
+    tracemalloc.Filter(True, "*/starlette/*", all_frames=True),
+    tracemalloc.Filter(True, "*/asyncio/*", all_frames=True),
+]
+
+
 def _slow_client(server: LiveServer) -> LiveClient:
     clients = [c for c in server.services.hub.clients if ALL_SITES in c.sites]
     assert len(clients) == 1
@@ -552,30 +625,36 @@ def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
         assert stream.recv()["type"] == "ready"
         stream.subscribe(ALL_SITES)
         client = _slow_client(server)
+        robot = server.services.live.get(MANUFACTURER, fleet[0])
+        assert robot is not None
+        entry_bytes = len(json.dumps(robot_entry(robot, None)))
         # From here on the client reads nothing. Let the buffers on the way fill up.
         assert wait_until(lambda: client.stats.deferred_flushes > 0, 5)
-        tracemalloc.start()
+        tracemalloc.start(STACK_DEPTH)
         try:
             time.sleep(0.5)
             gc.collect()  # paho's topic matcher leaves cyclic garbage: count live memory only
-            base, _peak = tracemalloc.get_traced_memory()
+            base = tracemalloc.take_snapshot().filter_traces(STREAM_CODE)
             offered_before = client.stats.offered
             outbox_sizes = []
             pending_sizes = []
-            for _ in range(25):
+            # Until what an unbounded queue would hold is large enough to see (a busy
+            # machine delivers fewer updates per second), within the stall timeout.
+            deadline = time.monotonic() + STALL_TIMEOUT_S - 3.0
+            while time.monotonic() < deadline and (
+                (client.stats.offered - offered_before) * entry_bytes < 2 * SIGNIFICANT_BYTES
+            ):
                 time.sleep(0.1)
                 outbox_sizes.append(client.outbox.qsize())
                 pending_sizes.append(client.pending_count())
             gc.collect()
-            grown = tracemalloc.get_traced_memory()[0] - base
+            final = tracemalloc.take_snapshot().filter_traces(STREAM_CODE)
             offered = client.stats.offered - offered_before
         finally:
             tracemalloc.stop()
-        robot = server.services.live.get(MANUFACTURER, fleet[0])
-        assert robot is not None
-        entry_bytes = len(json.dumps(robot_entry(robot, None)))
+        grown = sum(stat.size_diff for stat in final.compare_to(base, "filename"))
         unbounded = offered * entry_bytes
-        assert unbounded > 300_000, "the load is too light to show anything"
+        assert unbounded > SIGNIFICANT_BYTES, "the load is too light to show anything"
         assert max(outbox_sizes) <= OUTBOX_FRAMES
         assert max(pending_sizes) <= len(fleet) + len(ROBOT_SITES) + 1
         print(f"live memory grew {grown} B while {unbounded} B of updates were offered")
