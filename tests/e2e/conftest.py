@@ -66,6 +66,7 @@ class ConsoleServer:
     api: httpx.Client
     services: FleetServices
     bodies: dict[str, KinematicRobot]
+    broker_port: int
 
     def create_mission(self, body: dict[str, Any]) -> str:
         """POST a mission as admin; its id."""
@@ -200,7 +201,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
             ),
             20,
         ), "simulated robots did not come online"
-        yield ConsoleServer(base_url, api, services, bodies)
+        yield ConsoleServer(base_url, api, services, bodies, broker.port)
         api.close()
     finally:
         if sim is not None:

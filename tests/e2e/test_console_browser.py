@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from tests.e2e.conftest import (
     screenshot,
     wait_for,
 )
+from tests.support.mqtt import Recorder
 
 
 @pytest.fixture
@@ -233,3 +235,42 @@ def test_alarms_schedules_and_report_pages(page: Any, console_server: ConsoleSer
     content.wait_for_selector("table")
     assert "L1_sub_waiting_area_1" in content.inner_text("body")
     screenshot(page, "12-report")
+
+
+def _announce_unregistered_robot(port: int, serial: str) -> None:
+    """A robot the server does not know says it is online (VDA 5050 §6.14 connection)."""
+    recorder = Recorder(port, topic_filter=f"uagv/v2/fleetsim/{serial}/#")
+    try:
+        message = {
+            "headerId": 1,
+            "timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "version": "2.1.0",
+            "manufacturer": "fleetsim",
+            "serialNumber": serial,
+            "connectionState": "ONLINE",
+        }
+        topic = f"uagv/v2/fleetsim/{serial}/connection"
+        recorder.publish(topic, json.dumps(message).encode(), qos=1, retain=False)
+    finally:
+        recorder.close()
+
+
+def test_acknowledge_an_alarm(page: Any, console_server: ConsoleServer) -> None:
+    if console_server.api.get("/api/v1/alarms").status_code == 404:
+        pytest.skip("this server has no alarms API (GET /api/v1/alarms answers 404)")
+    _announce_unregistered_robot(console_server.broker_port, "e2e-stranger")
+    sign_in(page, console_server, "admin", ADMIN_PASSWORD)
+    page.goto(console_server.base_url + "/alarms")
+    row = page.wait_for_selector("[data-acknowledged=no]", timeout=30_000)
+    alarm_id = row.get_attribute("data-alarm-id")
+    row.query_selector("[data-testid=ack-comment]").fill("checked on site")
+    row.query_selector("[data-testid=ack]").click()
+    page.wait_for_selector(f"[data-alarm-id='{alarm_id}']", state="detached")
+    alarm = console_server.api.get(f"/api/v1/alarms/{alarm_id}").json()
+    assert alarm["acknowledged_by"] == "admin"
+    assert alarm["comment"] == "checked on site"
+    page.click("text=显示已确认")
+    page.wait_for_selector(f"[data-alarm-id='{alarm_id}'][data-acknowledged=yes]")
+    screenshot(page, "13-alarm-acknowledged")

@@ -83,8 +83,8 @@ export function AlarmsPage() {
             </thead>
             <tbody>
               {sortAlarms(alarms).map((a) => (
-                <tr key={a.id} data-alarm-id={a.id} className={`severity-${a.severity}`}>
-                  <td>{a.severity}</td>
+                <tr key={a.id} data-alarm-id={a.id} data-acknowledged={a.acknowledged_at ? "yes" : "no"} className={`severity-${a.severity}`}>
+                  <td>{t(`severity.${a.severity}`)}</td>
                   <td>{formatDateTime(a.raised_at, zone, language)}</td>
                   <td>
                     {a.source} {a.robot ?? ""} {a.location ? `${a.location.level} (${a.location.x.toFixed(1)}, ${a.location.y.toFixed(1)})` : ""}
@@ -95,8 +95,8 @@ export function AlarmsPage() {
                       t("alarms.acked", { user: a.acknowledged_by ?? "?", at: formatDateTime(a.acknowledged_at, zone, language) })
                     ) : canDispatch(grants, a.site_id ?? "") ? (
                       <span className="row">
-                        <input placeholder={t("alarms.comment")} value={comments[a.id] ?? ""} onChange={(e) => setComments({ ...comments, [a.id]: e.target.value })} />
-                        <button type="button" onClick={() => acknowledge(a)}>
+                        <input data-testid="ack-comment" placeholder={t("alarms.comment")} value={comments[a.id] ?? ""} onChange={(e) => setComments({ ...comments, [a.id]: e.target.value })} />
+                        <button type="button" data-testid="ack" onClick={() => acknowledge(a)}>
                           {t("alarms.ack")}
                         </button>
                       </span>

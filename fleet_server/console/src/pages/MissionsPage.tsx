@@ -169,7 +169,8 @@ export function MissionsPage() {
                     {t(`state.${m.state}`)}
                   </span>
                 </td>
-                <td className="actions">
+                <td>
+                  <div className="actions">
                   {may && (m.state === "active" || m.state === "dispatched") && (
                     <button type="button" onClick={() => command(m, "pause")}>
                       {t("missions.pause")}
@@ -186,6 +187,7 @@ export function MissionsPage() {
                     </button>
                   )}
                   {m.has_report && <Link to={`/missions/${m.id}/report`}>{t("missions.report")}</Link>}
+                  </div>
                 </td>
               </tr>
             );

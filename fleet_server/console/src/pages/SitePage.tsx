@@ -10,6 +10,9 @@ import { STATUS_COLOURS, type Layers } from "../map/render";
 import { levelCanvasFrame } from "../map/transform";
 import { formatDateTime, siteTimeZone } from "../time/format";
 
+// A table of hundreds of rows re-rendered twice a second would cost more than the map.
+const MAX_LISTED_ROBOTS = 50;
+
 /** The floor plan of a level as an image, fetched with the session's token. */
 function usePlanImage(siteId: string, level: string, hasPlan: boolean): HTMLImageElement | null {
   const { client } = useApp();
@@ -152,7 +155,7 @@ export function SitePage({ siteId }: { siteId: string }) {
           {selectedRobot ? <RobotDetail robot={selectedRobot} zone={zone} onClose={() => setSelected(null)} /> : <p className="muted">{t("site.noRobotSelected")}</p>}
           <table className="compact" data-testid="site-robots">
             <tbody>
-              {robotsHere.map((r) => (
+              {robotsHere.slice(0, MAX_LISTED_ROBOTS).map((r) => (
                 <tr key={robotKey(r)} data-robot={robotKey(r)} onClick={() => setSelected(robotKey(r))} className={robotKey(r) === selected ? "selected" : ""}>
                   <td>
                     <i className="dot" style={{ background: STATUS_COLOURS[robotStatus(r)] }} /> {r.serial_number}
@@ -165,6 +168,9 @@ export function SitePage({ siteId }: { siteId: string }) {
               ))}
             </tbody>
           </table>
+          {robotsHere.length > MAX_LISTED_ROBOTS && (
+            <p className="muted">{t("site.moreRobots", { n: robotsHere.length - MAX_LISTED_ROBOTS })}</p>
+          )}
         </section>
       </aside>
     </div>
