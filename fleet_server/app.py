@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fleet_server.api import (
+    alarms,
     audit,
     auth,
     health,
@@ -15,6 +16,7 @@ from fleet_server.api import (
     metrics,
     missions,
     robots,
+    schedules,
     sites,
     tokens,
     users,
@@ -49,5 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(tokens.router)
     app.include_router(audit.router)
+    app.include_router(alarms.router)
+    app.include_router(schedules.router)
     mount_console(app)
     return app

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from fleet_server.alarms.service import AlarmService, running_alarms
 from fleet_server.auth.context import AuthContext
 from fleet_server.auth.signing_key import load_signing_key
 from fleet_server.auth.users import ensure_admin as ensure_admin  # re-exported for the demo
@@ -22,8 +23,10 @@ from fleet_server.live.hub import LiveHub, LiveSettings
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
+from fleet_server.robots.directory import RobotDirectory, load_directory
 from fleet_server.settings import Settings
 from fleet_server.sites.store import SiteStore
+from fleet_server.telemetry.sampler import TelemetrySampler, running_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ class FleetServices:
     missions: MissionRuntime
     hub: LiveHub
     metrics: FleetMetrics
+    robots: RobotDirectory
+    alarms: AlarmService
+    telemetry: TelemetrySampler
     broker: EmbeddedBroker | None = None
 
 
@@ -56,12 +62,20 @@ async def _sweep_silent_robots(live: LiveFleet) -> None:
 
 
 def _start_order_publisher(
-    stack: contextlib.AsyncExitStack, link: MqttLink, live: LiveFleet, interface: str
+    stack: contextlib.AsyncExitStack,
+    link: MqttLink,
+    live: LiveFleet,
+    interface: str,
+    alarms: AlarmService,
 ) -> OrderPublisher:
     """Orders out with a bounded resend; its timer task stops before the link does."""
-    # OrderPublisher logs a warning when it gives up or a robot rejects; alarms hook in here
-    # through on_gave_up / on_rejected once they exist.
-    orders = OrderPublisher(link, live, interface)
+    orders = OrderPublisher(
+        link,
+        live,
+        interface,
+        on_gave_up=alarms.on_order_gave_up,
+        on_rejected=alarms.on_order_rejected,
+    )
     resend = asyncio.create_task(orders.run(), name="order-resend")
 
     async def stop() -> None:
@@ -134,6 +148,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
     async with contextlib.AsyncExitStack() as stack:
         db = await asyncio.to_thread(open_database, settings)
         stack.callback(db.close)
+        robots = await asyncio.to_thread(load_directory, db)
         auth = AuthContext.from_settings(settings, load_signing_key(settings))
         broker: EmbeddedBroker | None = None
         if settings.uses_embedded_broker:
@@ -160,7 +175,8 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
                 await sweeper
 
         stack.push_async_callback(stop_sweeper)
-        orders = _start_order_publisher(stack, link, live, settings.vda_interface)
+        alarms = await stack.enter_async_context(running_alarms(db, live, robots))
+        orders = _start_order_publisher(stack, link, live, settings.vda_interface, alarms)
         sites = SiteStore(settings.data_dir)
         missions = _start_mission_runtime(
             stack,
@@ -169,6 +185,16 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             ),
         )
         hub = await _start_live_hub(stack, settings, live, db)
+        stack.callback(alarms.add_listener(hub.on_alarm_event))
+        telemetry = await stack.enter_async_context(
+            running_telemetry(
+                db,
+                live,
+                robots,
+                interval_s=settings.telemetry_interval_s,
+                retention_days=settings.telemetry_retention_days,
+            )
+        )
         stack.callback(missions.add_transition_hook(hub.publish_mission))
         metrics = FleetMetrics(MetricSources(live, ingest, link, orders, hub, MissionCounts(db)))
         stack.callback(missions.add_transition_hook(metrics.on_transition))
@@ -184,5 +210,8 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             missions=missions,
             hub=hub,
             metrics=metrics,
+            robots=robots,
+            alarms=alarms,
+            telemetry=telemetry,
             broker=broker,
         )

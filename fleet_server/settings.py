@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     robot_keepalive_s: float = Field(default=10.0, gt=0)
     """Keepalive assumed for robots (the broker's last will fires at 1.5 × keepalive)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    telemetry_interval_s: float = Field(default=10.0, gt=0, le=3600)
+    """Telemetry history keeps at most one sample per robot per this many seconds."""
+    telemetry_retention_days: int = Field(default=30, ge=1, le=3650)
+    """Telemetry samples older than this are deleted."""
     log_format: Literal["auto", "text", "json"] = "auto"
     """`json`: one JSON object per line; `auto`: json in production, text elsewhere."""
     metrics_public: bool = True

@@ -1,0 +1,1 @@
+"""Alarms: raised from live robot events and order outcomes, stored, listed, acknowledged."""

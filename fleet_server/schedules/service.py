@@ -1,0 +1,248 @@
+"""Storing schedules: every field checked (the mission template against its site's map)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet_server.auth.audit import Actor, record_audit
+from fleet_server.db.models import Schedule, Site
+from fleet_server.errors import Conflict, InvalidInput
+from fleet_server.missions.site_check import check_mission_against_site
+from fleet_server.schedules.recurrence import Recurrence, check_recurrence
+from fleet_server.schedules.rules import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    RuleError,
+    local_time,
+    parse_rule,
+    parse_timezone,
+)
+from fleet_server.sites.store import SiteStore
+from missions.types import MissionValidationError, dump_mission, parse_mission
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+TEMPLATE = "mission_template"
+PER_OCCURRENCE_FIELDS = ("earliest_start", "deadline")
+"""Mission fields a template leaves out: each materialised mission gets its own."""
+
+
+class TemplateInvalid(InvalidInput):
+    """A mission template that `parse_mission` refuses; lists every offending field."""
+
+    def __init__(self, exc: MissionValidationError) -> None:
+        errors = [
+            {"field": f"{TEMPLATE}.{e.path}" if e.path else TEMPLATE, "message": e.message}
+            for e in exc.errors
+        ] or [{"field": TEMPLATE, "message": str(exc)}]
+        super().__init__(errors[0]["field"], errors[0]["message"])
+        self.extra = {"errors": errors}
+
+
+@dataclass(frozen=True)
+class ScheduleFields:
+    """Everything a schedule is made of, as a request gives it."""
+
+    name: str
+    site_id: str
+    rrule: str
+    timezone: str
+    dtstart: datetime | None
+    mission_template: Mapping[str, Any]
+    exdates: Sequence[datetime]
+    until: datetime | None
+    enabled: bool
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleFields:
+        """The stored fields (exdates as local wall times)."""
+        return cls(
+            name=schedule.name,
+            site_id=schedule.site_id,
+            rrule=schedule.rrule,
+            timezone=schedule.timezone,
+            dtstart=None,
+            mission_template=schedule.mission_template,
+            exdates=[datetime.fromisoformat(str(d)) for d in schedule.exdates],
+            until=schedule.until,
+            enabled=schedule.enabled,
+        )
+
+
+def _in_years(field: str, value: datetime) -> None:
+    # Far-off years overflow when moved between time zones; no schedule needs them.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(field, f"must lie within the years {FIRST_YEAR}..{LAST_YEAR}")
+
+
+def checked_template(
+    sites: SiteStore, session: Session, template: Mapping[str, Any], site_id: str
+) -> dict[str, Any]:
+    """The template as `parse_mission` accepts it, at the schedule's site; else InvalidInput."""
+    body = dict(template)
+    if body.setdefault("site", site_id) != site_id:
+        raise InvalidInput(f"{TEMPLATE}.site", f"must be the schedule's site {site_id!r} or absent")
+    for name in PER_OCCURRENCE_FIELDS:
+        if body.get(name) is not None:
+            raise InvalidInput(f"{TEMPLATE}.{name}", "set per occurrence; leave it out")
+    try:
+        spec = parse_mission(body)
+    except MissionValidationError as exc:
+        raise TemplateInvalid(exc) from exc
+    check_mission_against_site(sites, session, spec, field_prefix=f"{TEMPLATE}.")
+    dumped = dump_mission(spec)
+    _refuse_nul(dumped, TEMPLATE)
+    return dumped
+
+
+def _refuse_nul(value: object, path: str) -> None:
+    """PostgreSQL's JSONB cannot hold a NUL character; say where one is instead of failing."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidInput(path, "must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, path)
+            _refuse_nul(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}.{index}")
+
+
+def checked_recurrence(fields: ScheduleFields, default_start: datetime) -> Recurrence:
+    """The recurrence of `fields`; InvalidInput naming `rrule`, `timezone`, `exdates[i]` or
+    `until` otherwise. `default_start` (local wall time) applies when the rule has no DTSTART."""
+    for index, exdate in enumerate(fields.exdates):
+        _in_years(f"exdates[{index}]", exdate)
+    if fields.until is not None:
+        _in_years("until", fields.until)
+    if fields.dtstart is not None:
+        _in_years("dtstart", fields.dtstart)
+    try:
+        tz = parse_timezone(fields.timezone)
+        given = fields.dtstart is not None
+        if fields.dtstart is not None:
+            default_start = local_time(fields.dtstart, tz)
+        rule = parse_rule(fields.rrule, tz, default_start, start_given=given)
+        exdates = frozenset(local_time(d, tz).replace(microsecond=0) for d in fields.exdates)
+        recurrence = Recurrence(rule, tz, exdates, fields.until)
+        check_recurrence(recurrence)
+    except RuleError as exc:
+        raise InvalidInput(exc.field, exc.message) from exc
+    return recurrence
+
+
+def _check_site_and_name(session: Session, fields: ScheduleFields, schedule_id: int | None) -> None:
+    if session.get(Site, fields.site_id) is None:
+        raise InvalidInput("site_id", f"no site {fields.site_id!r}")
+    clash = session.scalar(
+        select(Schedule.id).where(Schedule.site_id == fields.site_id, Schedule.name == fields.name)
+    )
+    if clash is not None and clash != schedule_id:
+        raise Conflict(f"site {fields.site_id!r} already has a schedule named {fields.name!r}")
+
+
+def _store(
+    session: Session, sites: SiteStore, schedule: Schedule, fields: ScheduleFields, start: datetime
+) -> None:
+    _check_site_and_name(session, fields, schedule.id)
+    recurrence = checked_recurrence(fields, start)
+    schedule.mission_template = checked_template(
+        sites, session, fields.mission_template, fields.site_id
+    )
+    schedule.name = fields.name
+    schedule.site_id = fields.site_id
+    schedule.rrule = recurrence.rule.text
+    schedule.timezone = recurrence.timezone.key
+    schedule.exdates = [d.isoformat() for d in sorted(recurrence.exdates)]
+    schedule.until = fields.until
+    schedule.enabled = fields.enabled
+
+
+def create_schedule(
+    session: Session, sites: SiteStore, fields: ScheduleFields, actor: Actor
+) -> Schedule:
+    """Check and store a new schedule; a rule without DTSTART starts at today's midnight."""
+    try:
+        today = local_time(datetime.now(UTC), parse_timezone(fields.timezone))
+    except RuleError as exc:
+        raise InvalidInput(exc.field, exc.message) from exc
+    schedule = Schedule()
+    _store(
+        session, sites, schedule, fields, today.replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    session.add(schedule)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "schedule.create",
+        target=f"schedule:{schedule.id}",
+        site_id=schedule.site_id,
+        detail={"name": schedule.name},
+    )
+    session.commit()
+    return schedule
+
+
+def update_schedule(
+    session: Session,
+    sites: SiteStore,
+    schedule: Schedule,
+    changes: Mapping[str, Any],
+    actor: Actor,
+) -> Schedule:
+    """Apply `changes` (field name → new value) and check the result as a whole.
+
+    A rule without DTSTART (and no `dtstart`) keeps the schedule's start."""
+    stored = Recurrence.of(schedule).rule
+    current = ScheduleFields.of(schedule)
+    if changes.get("dtstart") is not None:
+        current = replace(current, rrule=stored.body())  # the stored text carries DTSTART
+    fields = replace(current, **dict(changes))
+    _store(session, sites, schedule, fields, stored.dtstart)
+    record_audit(
+        session,
+        actor,
+        "schedule.update",
+        target=f"schedule:{schedule.id}",
+        site_id=schedule.site_id,
+        detail={"fields": sorted(changes)},
+    )
+    session.commit()
+    return schedule
+
+
+def delete_schedule(session: Session, schedule: Schedule, actor: Actor) -> None:
+    """Remove a schedule; missions it already made stay (their schedule becomes null)."""
+    record_audit(
+        session,
+        actor,
+        "schedule.delete",
+        target=f"schedule:{schedule.id}",
+        site_id=schedule.site_id,
+        detail={"name": schedule.name},
+    )
+    session.delete(schedule)
+    session.commit()
+
+
+def list_schedules(
+    session: Session,
+    visible: frozenset[str] | None,
+    site_id: str | None = None,
+    enabled: bool | None = None,
+) -> list[Schedule]:
+    """Schedules at the sites in `visible` (None: all), by site and name."""
+    query = select(Schedule)
+    if visible is not None:
+        query = query.where(Schedule.site_id.in_(visible))
+    if site_id is not None:
+        query = query.where(Schedule.site_id == site_id)
+    if enabled is not None:
+        query = query.where(Schedule.enabled.is_(enabled))
+    return list(session.scalars(query.order_by(Schedule.site_id, Schedule.name, Schedule.id)))
