@@ -234,12 +234,44 @@ class TimedHandler(ActionHandler):
         return {}
 
 
-class UvDisinfectHandler(TimedHandler):
+class InterlockedDeviceHandler(TimedHandler):
+    """A timed action whose device may only run while nobody can be exposed to it."""
+
+    device: Device
+    device_name: str
+
+    def __init__(self, action: Action, ctx: ActionContext) -> None:
+        super().__init__(action, ctx)
+        self.device_on = False
+
+    def start(self) -> ActionStatus:
+        if not self.ctx.adapter.set_device(self.device, False):
+            self.result_description = f"no {self.device_name} on this robot"
+            return ActionStatus.FAILED
+        return super().start()
+
+    def blocked_by(self) -> str | None:
+        if self.paused:
+            return "pauseRequested"
+        if self.ctx.adapter.emergency_stop_active():
+            return "emergencyStop"
+        return "personDetected" if self.ctx.adapter.people_nearby() > 0 else None
+
+    def on_progress(self, running: bool) -> None:
+        if running != self.device_on:
+            self.ctx.adapter.set_device(self.device, running)
+            self.device_on = running
+
+
+class UvDisinfectHandler(InterlockedDeviceHandler):
     """`uvDisinfect` (docs/protocol.md): lamp on for dwellS of lamp-on time, interlocked.
 
     Parameters: lamp (dwell | on | off), dwellS, targetDoseMjCm2, distanceM,
     irradianceAt1mMwCm2 (default: this robot's lamp), maxInterruptionS.
     """
+
+    device = Device.UV_LAMP
+    device_name = "UV lamp"
 
     def __init__(self, action: Action, ctx: ActionContext) -> None:
         super().__init__(action, ctx)
@@ -254,31 +286,15 @@ class UvDisinfectHandler(TimedHandler):
             action, "irradianceAt1mMwCm2", ctx.uv_irradiance_at_1m_mw_cm2, minimum=1e-6
         )
         self.irradiance = irradiance_at(LampModel(irradiance_at_1m_mw_cm2=lamp), self.distance_m)
-        self.lamp_on = False
 
     def start(self) -> ActionStatus:
-        if self.mode != "dwell":
-            on = self.mode == "on" and self.ctx.adapter.people_nearby() == 0
-            if not self.ctx.adapter.set_device(Device.UV_LAMP, on):
-                self.result_description = "no UV lamp on this robot"
-                return ActionStatus.FAILED
-            return ActionStatus.FINISHED
-        if not self.ctx.adapter.set_device(Device.UV_LAMP, False):
-            self.result_description = "no UV lamp on this robot"
+        if self.mode == "dwell":
+            return super().start()
+        on = self.mode == "on" and self.ctx.adapter.people_nearby() == 0
+        if not self.ctx.adapter.set_device(Device.UV_LAMP, on):
+            self.result_description = f"no {self.device_name} on this robot"
             return ActionStatus.FAILED
-        return super().start()
-
-    def blocked_by(self) -> str | None:
-        if self.paused:
-            return "pauseRequested"
-        if self.ctx.adapter.emergency_stop_active():
-            return "emergencyStop"
-        return "personDetected" if self.ctx.adapter.people_nearby() > 0 else None
-
-    def on_progress(self, running: bool) -> None:
-        if running != self.lamp_on:
-            self.ctx.adapter.set_device(Device.UV_LAMP, running)
-            self.lamp_on = running
+        return ActionStatus.FINISHED
 
     def result_fields(self) -> dict[str, Any]:
         return {
@@ -289,8 +305,11 @@ class UvDisinfectHandler(TimedHandler):
         }
 
 
-class SprayDisinfectHandler(TimedHandler):
+class SprayDisinfectHandler(InterlockedDeviceHandler):
     """`sprayDisinfect` (docs/protocol.md): dispense volumeMl of agent, nobody near."""
+
+    device = Device.SPRAYER
+    device_name = "sprayer"
 
     def __init__(self, action: Action, ctx: ActionContext) -> None:
         super().__init__(action, ctx)
@@ -298,25 +317,6 @@ class SprayDisinfectHandler(TimedHandler):
         self.volume_ml = number_param(action, "volumeMl")
         self.rate = ctx.spray_rate_ml_s
         self.need_s = self.volume_ml / self.rate
-        self.spraying = False
-
-    def start(self) -> ActionStatus:
-        if not self.ctx.adapter.set_device(Device.SPRAYER, False):
-            self.result_description = "no sprayer on this robot"
-            return ActionStatus.FAILED
-        return super().start()
-
-    def blocked_by(self) -> str | None:
-        if self.paused:
-            return "pauseRequested"
-        if self.ctx.adapter.emergency_stop_active():
-            return "emergencyStop"
-        return "personDetected" if self.ctx.adapter.people_nearby() > 0 else None
-
-    def on_progress(self, running: bool) -> None:
-        if running != self.spraying:
-            self.ctx.adapter.set_device(Device.SPRAYER, running)
-            self.spraying = running
 
     def result_fields(self) -> dict[str, Any]:
         return {

@@ -129,7 +129,7 @@ def test_patrol_released_a_few_nodes_at_a_time(office: Site, robot: RobotProfile
         mission, office, robot, start=StartPose(waypoint="patrol_B"), order_id="p1"
     ).with_initial_release(2)
     sim = SimRobot(compiled)
-    sim.world.sensors = {"temperature_c": 21.0}
+    sim.world.sensors = {"temperature_c": 21.0, "door_open": 0.0}
     sim.send(compiled.order())
     updates = 0
     while True:
