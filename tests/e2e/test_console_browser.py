@@ -122,6 +122,8 @@ def test_sign_in_in_chinese_and_see_robots_move(page: Any, console_server: Conso
     ), "the moving robot's position did not change on the page"
     page.click("[data-robot='fleetsim/e2e-patrol-2']")
     page.wait_for_selector("[data-testid=robot-detail]")
+    # Its current mission, from the order it runs.
+    page.wait_for_selector(f"[data-testid=robot-detail] a[href='/missions/{long_patrol}']")
     screenshot(page, "03-site-live")
     cancelled = console_server.api.post(f"/api/v1/missions/{long_patrol}/cancel")
     assert cancelled.status_code == 200, cancelled.text

@@ -29,6 +29,7 @@ export interface SiteCanvasProps {
   layers: Layers;
   picks: string[];
   pickedPoints: Point[];
+  route: string[];
   selectedRobot: string | null;
   onSelectRobot: (key: string | null) => void;
   onPick: (point: Point, waypoint: Waypoint | null) => void;
@@ -63,7 +64,7 @@ export function SiteCanvas(props: SiteCanvasProps) {
   // Anything the static layer shows changed: redraw it on the next frame.
   useEffect(() => {
     staticRef.current.dirty = true;
-  }, [props.level, props.image, props.layers, props.picks, props.pickedPoints, props.canvasFrame]);
+  }, [props.level, props.image, props.layers, props.picks, props.pickedPoints, props.route, props.canvasFrame]);
 
   useEffect(() => {
     viewRef.current = null; // refit on level change or on request
@@ -116,6 +117,7 @@ export function SiteCanvas(props: SiteCanvasProps) {
               layers: p.layers,
               picks: p.picks,
               pickedPoints: p.pickedPoints,
+              route: p.route,
             },
             view,
             width,

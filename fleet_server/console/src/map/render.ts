@@ -38,6 +38,8 @@ export interface StaticScene {
   /** Waypoint ids picked for the mission being prepared, in order. */
   picks: string[];
   pickedPoints: Point[];
+  /** Waypoint ids of the selected robot's mission, drawn as its route. */
+  route: string[];
 }
 
 function toScreen(frame: PlanFrame, view: View, x: number, y: number): Point {
@@ -147,6 +149,7 @@ export function drawStatic(ctx: CanvasRenderingContext2D, scene: StaticScene, vi
       ctx.fillText(wp.name, sx + 5, sy - 4);
     }
   }
+  drawRoute(ctx, scene, view, byId);
   drawPicks(ctx, scene, view, byId);
   ctx.restore();
 }
@@ -187,6 +190,30 @@ function drawPicks(
     ctx.fillText(String(i + 1), sx, sy + 4);
     ctx.textAlign = "start";
   });
+}
+
+function drawRoute(
+  ctx: CanvasRenderingContext2D,
+  scene: StaticScene,
+  view: View,
+  byId: Map<string, { x: number; y: number }>,
+): void {
+  const points = scene.route.flatMap((id) => {
+    const wp = byId.get(id);
+    return wp ? [toScreen(scene.frame, view, wp.x, wp.y)] : [];
+  });
+  if (points.length === 0) return;
+  ctx.strokeStyle = "rgba(130, 80, 223, 0.85)";
+  ctx.lineWidth = 3;
+  ctx.beginPath();
+  points.forEach(([sx, sy], i) => (i === 0 ? ctx.moveTo(sx, sy) : ctx.lineTo(sx, sy)));
+  ctx.stroke();
+  for (const [sx, sy] of points) {
+    ctx.beginPath();
+    ctx.arc(sx, sy, 6, 0, 2 * Math.PI);
+    ctx.fillStyle = "#8250df";
+    ctx.fill();
+  }
 }
 
 function drawLift(ctx: CanvasRenderingContext2D, frame: PlanFrame, view: View, lift: Lift): void {

@@ -52,6 +52,8 @@ export function RobotsPage() {
         <thead>
           <tr>
             <th>{t("robots.robot")}</th>
+            <th>{t("missions.site")}</th>
+            <th>{t("robots.kind")}</th>
             <th>{t("site.robot.state")}</th>
             <th>{t("robots.battery")}</th>
             <th>{t("robots.history")}</th>
@@ -67,6 +69,8 @@ export function RobotsPage() {
             return (
               <tr key={robotKey(r)}>
                 <td>{robotKey(r)}</td>
+                <td>{r.site_id ?? "—"}</td>
+                <td>{r.kind ?? "—"}</td>
                 <td>
                   <i className="dot" style={{ background: STATUS_COLOURS[status] }} /> {t(`status.${status}`)}
                 </td>

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
-import type { Point, SiteGraph, Waypoint } from "../api/types";
+import type { Mission, Point, SiteGraph, Waypoint } from "../api/types";
+import { Link } from "../router";
 import { canDispatch } from "../auth/roles";
 import { DispatchPanel } from "../components/DispatchPanel";
 import { SiteCanvas } from "../components/SiteCanvas";
@@ -70,6 +71,16 @@ export function SitePage({ siteId }: { siteId: string }) {
     [siteId, levelNames],
   );
   useLiveVersion(app.live, 500);
+  const selectedRobot = selected ? app.live.robots.get(selected) ?? null : null;
+  const missionId = selectedRobot?.mission_id ?? null;
+  // The order a robot runs carries its mission's id (fleet_server/missions/runtime.py).
+  const robotMission = useLoad(
+    (signal) =>
+      missionId
+        ? client.get("/api/v1/missions/{mission_id}", { path: { mission_id: missionId }, signal }).catch(() => null)
+        : Promise.resolve(null),
+    [missionId],
+  );
   const robotsHere = [...app.live.robots.values()].filter((r) => isOnSite(r) && r.pose?.map_id === level?.name);
   robotsHere.sort((a, b) => robotKey(a).localeCompare(robotKey(b)));
 
@@ -93,7 +104,7 @@ export function SitePage({ siteId }: { siteId: string }) {
   if (form.kind === "guidance") for (const ref of [form.from, form.to]) if (ref && byRef.get(ref)) picks.push(byRef.get(ref)!.id);
 
   const zone = siteTimeZone(null);
-  const selectedRobot = selected ? app.live.robots.get(selected) ?? null : null;
+  const route = routeOf(robotMission.data, byRef);
   return (
     <div className="site-page">
       <section className="map-column">
@@ -136,6 +147,7 @@ export function SitePage({ siteId }: { siteId: string }) {
           layers={layers}
           picks={picks}
           pickedPoints={pickedPoints}
+          route={route}
           selectedRobot={selected}
           onSelectRobot={setSelected}
           onPick={(point, waypoint) => mayDispatch && setForm((f) => applyPick(f, { point, waypoint, level: level.name }))}
@@ -152,7 +164,11 @@ export function SitePage({ siteId }: { siteId: string }) {
         )}
         <section className="card">
           <h2>{t("site.robots")}</h2>
-          {selectedRobot ? <RobotDetail robot={selectedRobot} zone={zone} onClose={() => setSelected(null)} /> : <p className="muted">{t("site.noRobotSelected")}</p>}
+          {selectedRobot ? (
+            <RobotDetail robot={selectedRobot} mission={robotMission.data} zone={zone} onClose={() => setSelected(null)} />
+          ) : (
+            <p className="muted">{t("site.noRobotSelected")}</p>
+          )}
           <table className="compact" data-testid="site-robots">
             <tbody>
               {robotsHere.slice(0, MAX_LISTED_ROBOTS).map((r) => (
@@ -177,7 +193,23 @@ export function SitePage({ siteId }: { siteId: string }) {
   );
 }
 
-function RobotDetail({ robot, zone, onClose }: { robot: LiveRobot; zone: string; onClose: () => void }) {
+/** Waypoint ids a mission visits, in order, for drawing the selected robot's route. */
+function routeOf(mission: Mission | null, byRef: Map<string, Waypoint>): string[] {
+  if (!mission) return [];
+  const spec = mission.spec as Record<string, unknown>;
+  const refs: string[] = [];
+  const add = (value: unknown) => {
+    const ref = typeof value === "string" ? value : typeof value === "object" && value !== null ? (value as { waypoint?: unknown }).waypoint : null;
+    if (typeof ref === "string" && byRef.has(ref)) refs.push((byRef.get(ref) as Waypoint).id);
+  };
+  if (Array.isArray(spec.checkpoints)) spec.checkpoints.forEach(add);
+  if (Array.isArray(spec.targets)) spec.targets.forEach(add);
+  add(spec.from);
+  add(spec.to);
+  return refs;
+}
+
+function RobotDetail({ robot, mission, zone, onClose }: { robot: LiveRobot; mission: Mission | null; zone: string; onClose: () => void }) {
   const { t, language } = useApp();
   const status = robotStatus(robot);
   return (
@@ -198,7 +230,15 @@ function RobotDetail({ robot, zone, onClose }: { robot: LiveRobot; zone: string;
         <dt>{t("site.robot.position")}</dt>
         <dd>{robot.pose ? `${robot.pose.map_id} (${robot.pose.x.toFixed(2)}, ${robot.pose.y.toFixed(2)}) ${((robot.pose.theta * 180) / Math.PI).toFixed(0)}°` : t("common.none")}</dd>
         <dt>{t("site.robot.mission")}</dt>
-        <dd>{robot.mission_id ?? t("common.none")}</dd>
+        <dd>
+          {mission ? (
+            <Link to={`/missions/${mission.id}`}>
+              {t(`kind.${mission.kind}`)} · {t(`state.${mission.state}`)}
+            </Link>
+          ) : (
+            robot.mission_id ?? t("common.none")
+          )}
+        </dd>
         <dt>{t("site.robot.lastSeen")}</dt>
         <dd>{formatDateTime(robot.last_seen, zone, language)}</dd>
       </dl>
