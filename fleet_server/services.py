@@ -23,7 +23,7 @@ from fleet_server.live.hub import LiveHub, LiveSettings
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
-from fleet_server.robots.directory import RobotDirectory, load_directory
+from fleet_server.robots.directory import RobotDirectory, running_directory
 from fleet_server.settings import Settings
 from fleet_server.sites.store import SiteStore
 from fleet_server.telemetry.sampler import TelemetrySampler, running_telemetry
@@ -148,7 +148,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
     async with contextlib.AsyncExitStack() as stack:
         db = await asyncio.to_thread(open_database, settings)
         stack.callback(db.close)
-        robots = await asyncio.to_thread(load_directory, db)
+        robots = await stack.enter_async_context(running_directory(db))
         auth = AuthContext.from_settings(settings, load_signing_key(settings))
         broker: EmbeddedBroker | None = None
         if settings.uses_embedded_broker:

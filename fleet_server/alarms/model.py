@@ -104,6 +104,8 @@ class RaiseAlarm:
     """The mission is looked up from the orderId our orders carry (`<mission id>[-…]`)."""
     only_with_live_mission: bool = False
     """Store it only if the robot has a live mission (which it then names)."""
+    unless_registered: bool = False
+    """Store it only if the registry (not just the directory's copy) lacks the robot."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from fleet_server.alarms.model import (
 from fleet_server.alarms.store import apply_change, uncleared_keys
 from fleet_server.db import Database
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
-from fleet_server.robots.directory import RobotDirectory
+from fleet_server.robots.directory import RegisteredRobot, RobotDirectory
 from missions.vda5050 import Error, InstantActions, Order
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class AlarmService:
         self._wake = asyncio.Event()
         self._listeners: list[AlarmListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._remove_live_listener: Callable[[], None] | None = None
+        self._remove_listeners: list[Callable[[], None]] = []
         self._errors: dict[RobotKey, set[str]] = {}
         """Per robot: the error keys it has uncleared alarms for."""
         self._synced: set[RobotKey] = set()
@@ -148,7 +148,12 @@ class AlarmService:
 
     def _on_registered(self, robot: RobotKey) -> None:
         self._unregistered_checked.pop(robot, None)
+        self._synced.discard(robot)  # its errors count from its next state on
         self._enqueue(ClearAlarms(unregistered_key(robot), _now()))
+
+    def _on_directory_change(self, entry: RegisteredRobot) -> None:
+        if not entry.decommissioned:
+            self.robot_registered(entry.key)
 
     # -- live fleet events ---------------------------------------------------------------
 
@@ -239,6 +244,7 @@ class AlarmService:
                 robot_id=entry.id if entry is not None else None,
                 robot=robot,
                 dedup_key=unregistered_key(robot),
+                unless_registered=True,
             )
         )
 
@@ -334,16 +340,19 @@ class AlarmService:
     def start(self) -> None:
         """Listen to the live fleet (call on the event loop); robots online already are checked."""
         self._loop = asyncio.get_running_loop()
-        self._remove_live_listener = self.live.add_listener(self._on_robot_event)
+        self._remove_listeners = [
+            self.live.add_listener(self._on_robot_event),
+            self.directory.add_listener(self._on_directory_change),
+        ]
         for robot in self.live:
             if robot.online:
                 self._on_online(robot)
 
     def stop(self) -> None:
         """Stop listening; whatever is queued is still written by a last `flush`."""
-        if self._remove_live_listener is not None:
-            self._remove_live_listener()
-            self._remove_live_listener = None
+        for remove in self._remove_listeners:
+            remove()
+        self._remove_listeners = []
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fleet_server.alarms.model import AlarmChange, AlarmEvent, AlarmRecord, ClearAlarms, RaiseAlarm
 from fleet_server.auth.audit import Actor, record_audit
 from fleet_server.db.base import utcnow
-from fleet_server.db.models import Alarm, Mission
+from fleet_server.db.models import Alarm, Mission, Robot
 from fleet_server.errors import Conflict, InvalidInput
 from fleet_server.missions.states import MissionState
 
@@ -62,6 +62,14 @@ def _uncleared(session: Session, dedup_key: str) -> list[Alarm]:
 def _raise(session: Session, change: RaiseAlarm) -> AlarmEvent | None:
     if change.dedup_key is not None and _uncleared(session, change.dedup_key):
         return None
+    if change.unless_registered and change.robot is not None:
+        robot = session.scalar(
+            select(Robot).where(
+                Robot.manufacturer == change.robot[0], Robot.serial_number == change.robot[1]
+            )
+        )
+        if robot is not None and not robot.decommissioned:
+            return None
     mission: Mission | None = None
     if change.only_with_live_mission:
         if change.robot_id is None:

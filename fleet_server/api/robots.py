@@ -72,8 +72,7 @@ def register(
         site_id=body.site_id,
     )
     robot = registration.robot
-    services.robots.put(robot)
-    services.alarms.robot_registered((robot.manufacturer, robot.serial_number))
+    services.robots.put(robot)  # also clears an "unregistered robot" alarm
     live = services.live.get(robot.manufacturer, robot.serial_number)
     return RobotRegistered(
         robot=robot_public(RobotView(robot, live)),

@@ -1,13 +1,19 @@
 """An in-memory copy of the robot registry, for code on the event loop that must not query.
 
 Alarms and telemetry look up every robot that reports; the directory answers from memory.
-It is loaded at startup and updated by the robots API after each commit. Reads take no
-lock: writers replace the whole mapping (copy on write).
+It is loaded at startup, updated by the robots API after each commit, and reloaded every
+`refresh_s` so robots registered by other means (the demo, the CLI, another replica) are
+known soon. Reads take no lock: writers replace the whole mapping (copy on write).
+Listeners hear of every robot that is new or changed, on whichever thread changed it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import threading
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,6 +22,10 @@ from sqlalchemy.orm import Session
 from fleet_server.db import Database
 from fleet_server.db.models import Robot
 from fleet_server.fleet.live_state import RobotKey
+
+log = logging.getLogger(__name__)
+
+REFRESH_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,41 +51,91 @@ class RegisteredRobot:
         )
 
 
+DirectoryListener = Callable[[RegisteredRobot], None]
+
+
 class RobotDirectory:
     """Registered robots by identity."""
 
     def __init__(self) -> None:
         self._robots: dict[RobotKey, RegisteredRobot] = {}
         self._write_lock = threading.Lock()
+        self._listeners: list[DirectoryListener] = []
 
     def __len__(self) -> int:
         return len(self._robots)
-
-    def load(self, session: Session) -> None:
-        """Replace the contents with every robot in the database."""
-        robots = {(r.manufacturer, r.serial_number): RegisteredRobot.of(r) for r in _all(session)}
-        with self._write_lock:
-            self._robots = robots
 
     def get(self, key: RobotKey) -> RegisteredRobot | None:
         """The registered robot with that identity, if any."""
         return self._robots.get(key)
 
+    def add_listener(self, listener: DirectoryListener) -> Callable[[], None]:
+        """Call listener(entry) for each robot that is added or changed; returns a remover."""
+        self._listeners = [*self._listeners, listener]
+
+        def remove() -> None:
+            self._listeners = [x for x in self._listeners if x is not listener]
+
+        return remove
+
+    def _replace(self, entries: Iterable[RegisteredRobot], *, everything: bool) -> None:
+        with self._write_lock:
+            old = self._robots
+            new = {} if everything else dict(old)
+            for entry in entries:
+                new[entry.key] = entry
+            self._robots = new
+        for entry in new.values():
+            if old.get(entry.key) != entry:
+                self._announce(entry)
+
+    def _announce(self, entry: RegisteredRobot) -> None:
+        for listener in self._listeners:
+            try:
+                listener(entry)
+            except Exception:
+                log.exception("robot directory listener failed for %s/%s", *entry.key)
+
+    def load(self, session: Session) -> None:
+        """Replace the contents with every robot in the database."""
+        self._replace(
+            (RegisteredRobot.of(r) for r in session.scalars(select(Robot))), everything=True
+        )
+
     def put(self, robot: Robot) -> RegisteredRobot:
         """Add or replace one robot (after its row was committed)."""
         entry = RegisteredRobot.of(robot)
-        with self._write_lock:
-            self._robots = {**self._robots, entry.key: entry}
+        self._replace([entry], everything=False)
         return entry
 
 
-def _all(session: Session) -> list[Robot]:
-    return list(session.scalars(select(Robot)))
-
-
-def load_directory(db: Database) -> RobotDirectory:
-    """A directory filled from the database (blocking: call it off the event loop)."""
-    directory = RobotDirectory()
+def load_directory(db: Database, directory: RobotDirectory | None = None) -> RobotDirectory:
+    """A directory (re)filled from the database (blocking: call it off the event loop)."""
+    directory = directory or RobotDirectory()
     with db.session() as session:
         directory.load(session)
     return directory
+
+
+@contextlib.asynccontextmanager
+async def running_directory(
+    db: Database, refresh_s: float = REFRESH_S
+) -> AsyncIterator[RobotDirectory]:
+    """A directory loaded now and reloaded every `refresh_s` while the context lasts."""
+    directory = await asyncio.to_thread(load_directory, db)
+
+    async def refresh() -> None:
+        while True:
+            await asyncio.sleep(refresh_s)
+            try:
+                await asyncio.to_thread(load_directory, db, directory)
+            except Exception:
+                log.exception("reloading the robot directory failed")
+
+    task = asyncio.create_task(refresh(), name="robot-directory")
+    try:
+        yield directory
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
