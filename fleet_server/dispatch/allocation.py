@@ -1,9 +1,10 @@
 """Allocation: give tasks to robots as ordered queues that minimise weighted finish times.
 
-`solve_allocation` is the entry point. It builds queues by regret insertion (chosen by
-measurement over cheapest insertion and assignment rounds: see docs/benchmarks.md), then
-improves them by relocation and ruin-and-recreate within the configured iterations and
-time budget, then applies the fairness rule and places any task that now fits.
+`solve_allocation` is the entry point. It builds queues in rounds of one task per robot,
+each round an optimal assignment (scipy's linear_sum_assignment; chosen by measurement
+over regret and cheapest insertion: see docs/benchmarks.md), improves them by relocation
+and by annealed ruin-and-recreate within the configured iterations and time budget, then
+applies the fairness rule and places any task that now fits.
 
 Hard constraints: capability; battery (after every task the robot can still get back to
 its charger with its reserve); an emergency never waits behind a non-emergency on the

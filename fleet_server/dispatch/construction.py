@@ -84,13 +84,17 @@ def assign_rounds(tables: FleetTables, tasks: list[int]) -> list[int]:
     for phase in _phases(tables, tasks):
         pending = phase
         while len(pending):
-            costs = tables.insertion_costs(pending)
-            ends = np.array([len(run.queue) for run in tables.runs])
-            append = costs[:, np.arange(len(ends)), ends].T
+            append = tables.append_costs(pending).T
             finite = np.isfinite(append)
             if not finite.any():
                 break
-            rows, cols = linear_sum_assignment(np.where(finite, append, _NO_MATCH))
+            # Serving a task now rather than in a later round saves its weight times the
+            # wait; measured against a common horizon (the round's latest finish), the
+            # round then favours heavy tasks instead of cheap light ones.
+            weight = tables.arrays.weight[pending][None, :]
+            horizon = float((append[finite] / np.broadcast_to(weight, append.shape)[finite]).max())
+            value = append - weight * horizon
+            rows, cols = linear_sum_assignment(np.where(finite, value, _NO_MATCH))
             placed = np.zeros(len(pending), dtype=np.bool_)
             for r, u in zip(rows, cols, strict=True):
                 if finite[r, u]:

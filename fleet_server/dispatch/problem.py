@@ -113,12 +113,16 @@ class AllocationConfig:
     """Waiting this long doubles a task's weight: a low task that waited long enough
     outranks fresh normal ones, so re-planning never postpones it for ever."""
     seed: int = 0
-    iterations: int = 400
-    """Ruin-and-recreate iterations after construction."""
-    time_budget_s: float | None = 0.7
-    construction: str = "regret"
-    """'regret' (regret-2 insertion), 'cheapest' (cheapest insertion) or 'rounds'
-    (one task per robot per round with scipy's linear_sum_assignment)."""
+    iterations: int = 300
+    """Ruin-and-recreate iterations after construction (enough for the optimum on every
+    small benchmark instance; large instances reach the time budget first)."""
+    time_budget_s: float | None = 0.5
+    """Wall-clock cap on the whole solve (construction always completes)."""
+    construction: str = "rounds"
+    """'rounds' (one task per robot per round, scipy's linear_sum_assignment), 'regret'
+    (regret-2 insertion) or 'cheapest' (cheapest insertion). 'rounds' was chosen by
+    measurement (docs/benchmarks.md): as good on small instances, best and fastest on
+    large ones."""
 
     def __post_init__(self) -> None:
         for priority in Priority:
@@ -133,9 +137,9 @@ class AllocationConfig:
         if self.time_budget_s is not None:
             _require(self.time_budget_s > 0, "config.time_budget_s", "must be > 0 or None")
         _require(
-            self.construction in ("regret", "cheapest", "rounds"),
+            self.construction in ("rounds", "regret", "cheapest"),
             "config.construction",
-            "must be 'regret', 'cheapest' or 'rounds'",
+            "must be 'rounds', 'regret' or 'cheapest'",
         )
 
 
@@ -282,6 +286,9 @@ class ProblemArrays:
     solo_ok: BoolArray
     """solo_ok[r, j]: r is capable and has the battery to do j alone and get back."""
     task_values: TaskValues
+    has_deadlines: bool
+    has_battery_limits: bool
+    has_emergencies: bool
 
     @property
     def n_robots(self) -> int:
@@ -348,6 +355,9 @@ def compile_problem(problem: AllocationProblem, config: AllocationConfig) -> Pro
             lateness_weight=(weight * config.lateness_weight).tolist(),
             emergency=emergency.tolist(),
         ),
+        has_deadlines=bool(np.isfinite(deadline).any()),
+        has_battery_limits=bool(np.isfinite(budget).any()),
+        has_emergencies=bool(emergency.any()),
     )
 
 

@@ -169,20 +169,24 @@ class FleetTables:
             # Restoring several queues may hand a task back before its holder lets go.
             if self.robot_of[j] == robot:
                 self.robot_of[j] = -1
-        key = (robot, queue)
-        cached = self._cache.get(key)
-        if cached is None:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            cached = (run or simulate_queue(self.arrays, robot, queue), None)
-            self._cache[key] = cached
-        self.runs[robot] = cached[0]
+        self.runs[robot] = run if run is not None else self.simulate(robot, queue)
         for j in queue:
             self.robot_of[j] = robot
         if len(queue) + 1 > self.slots:
             self._allocate(max(2 * self.slots, len(queue) + 1))
         else:
             self._fill_row(robot)
+
+    def simulate(self, robot: int, queue: tuple[int, ...]) -> QueueRun:
+        """`simulate_queue`, remembered: search keeps coming back to the same queues."""
+        key = (robot, queue)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            cached = (simulate_queue(self.arrays, robot, queue), None)
+            self._cache[key] = cached
+        return cached[0]
 
     # -- tables ------------------------------------------------------------------------
 
@@ -230,13 +234,46 @@ class FleetTables:
         after it), an emergency behind a non-emergency or the reverse, padding, unreachable.
         The slot axis is cut to the longest queue among the robots + 1.
         """
-        if robots is None:
-            rows: slice | IntArray = slice(None)
-            width = int(self.queue_length.max()) + 1 if len(self.queue_length) else 1
-        else:
-            rows = robots
-            width = int(self.queue_length[robots].max()) + 1
-        return _insertion_costs(self, tasks, rows, width)
+        lengths = self.queue_length if robots is None else self.queue_length[robots]
+        width = int(lengths.max()) + 1 if len(lengths) else 1
+        # inf - inf (unreachable legs) yields NaN, which the feasibility mask rejects.
+        with np.errstate(invalid="ignore"):
+            return _insertion_costs(self, tasks, robots, width)
+
+    def best_insertions(
+        self, tasks: IntArray, nearest: int, exclude: IntArray | None = None
+    ) -> tuple[FloatArray, IntArray, IntArray]:
+        """Cheapest insertion of each task (cost, robot, slot) among its `nearest` robots.
+
+        Robots are screened by the task's own finishing cost at their best slot (cheap);
+        only the `nearest` best are priced in full (a granular neighbourhood), so the
+        result is exact for those robots and may miss a better one outside them.
+        `exclude` names one robot per task not to consider (-1: none).
+        """
+        n_robots = self.arrays.n_robots
+        width = int(self.queue_length.max()) + 1
+        with np.errstate(invalid="ignore"):
+            if n_robots > nearest:
+                own = _own_costs(self, tasks, None, width)[0].min(axis=2)
+                if exclude is not None:
+                    own[np.arange(len(tasks)), exclude] = INFEASIBLE
+                rows = np.argpartition(own, nearest - 1, axis=1)[:, :nearest]
+            else:
+                rows = np.broadcast_to(np.arange(n_robots), (len(tasks), n_robots))
+            costs = _insertion_costs(self, tasks, rows, width)
+        if exclude is not None:
+            costs[rows == exclude[:, None]] = INFEASIBLE
+        flat = costs.reshape(len(tasks), -1).argmin(axis=1)
+        pick, slot = np.divmod(flat, width)
+        index = np.arange(len(tasks))
+        return costs[index, pick, slot], rows[index, pick], slot
+
+    def append_costs(self, tasks: IntArray) -> FloatArray:
+        """Cost of putting each task at the end of each robot's queue: (tasks, robots)."""
+        width = int(self.queue_length.max()) + 1
+        with np.errstate(invalid="ignore"):
+            own, _, _, _ = _own_costs(self, tasks, None, width)
+        return own[:, np.arange(self.arrays.n_robots), self.queue_length]
 
 
 def _row_pack(arrays: ProblemArrays, r: int, run: QueueRun, slots: int) -> _RowPack:
@@ -306,72 +343,96 @@ def _shift_tables(run: QueueRun) -> tuple[FloatArray, FloatArray]:
     return shift_a, shift_b
 
 
+def _pick(array: np.ndarray, rows: IntArray | None) -> np.ndarray:
+    """Robot rows for pricing: all (a view), the same for every task (1-D) or per task (2-D).
+
+    The result has a leading task axis of length 1 (shared rows) or one per task.
+    """
+    if rows is None:
+        return array[None]
+    if rows.ndim == 1:
+        return array[rows][None]
+    return array[rows]
+
+
+def _own_costs(
+    tables: FleetTables, tasks: IntArray, rows: IntArray | None, width: int
+) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
+    """The inserted task's own cost (inf where not allowed), entry leg, finish, and mask.
+
+    Checks everything about the task itself (slot exists, capability, its own battery,
+    emergency order); the tasks after it are `_insertion_costs`' business.
+    """
+    ar = tables.arrays
+    floats = _pick(tables.pos_floats[..., :width], rows)
+    ints = _pick(tables.pos_ints[..., :width], rows)
+    ids = _pick(np.arange(ar.n_robots), rows)
+    column = tasks[:, None]
+    leg_in = ar.travel[ints[:, :, _LOCATION], ar.entry[tasks][:, None, None]]
+    finish = np.maximum(floats[:, :, _TIME] + leg_in, ar.earliest[tasks][:, None, None])
+    finish += ar.duration[tasks][:, None, None]
+    cost = ar.weight[tasks][:, None, None] * finish
+    if ar.has_deadlines:
+        cost += ar.lateness_weight[tasks][:, None, None] * np.maximum(
+            0.0, finish - ar.deadline[tasks][:, None, None]
+        )
+    ok = _pick(tables.pos_flags[:, _VALID, :width], rows) & np.isfinite(cost)
+    ok &= ar.capable[ids, column][:, :, None]
+    if ar.has_battery_limits:
+        used = floats[:, :, _ACTIVE] + leg_in + ar.duration[tasks][:, None, None]
+        used += ar.return_s[ids, column][:, :, None]
+        ok &= used <= ar.robot_budget_s[ids][:, :, None] + BATTERY_TOLERANCE_S
+    if ar.has_emergencies:
+        slot = np.arange(width)[None, None, :]
+        n_em = tables.n_emergency[ids][:, :, None]
+        ok &= np.where(ar.emergency[tasks][:, None, None], slot <= n_em, slot >= n_em)
+    return np.where(ok, cost, INFEASIBLE), leg_in, finish, ok
+
+
 def _insertion_costs(
-    tables: FleetTables, tasks: IntArray, rows: slice | IntArray, width: int
+    tables: FleetTables, tasks: IntArray, rows: IntArray | None, width: int
 ) -> FloatArray:
     ar = tables.arrays
-    floats = tables.pos_floats[rows, :, :width]
-    ints = tables.pos_ints[rows, :, :width]
-    flags = tables.pos_flags[rows, :, :width]
-    has_next = flags[None, :, _HAS_NEXT]
-    duration = ar.duration[tasks][:, None, None]
-    with np.errstate(invalid="ignore"):
-        leg_in = ar.travel[ints[None, :, _LOCATION], ar.entry[tasks][:, None, None]]
-        finish = np.maximum(floats[None, :, _TIME] + leg_in, ar.earliest[tasks][:, None, None])
-        finish += duration
-        cost = ar.weight[tasks][:, None, None] * finish
-        deadline = ar.deadline[tasks]
-        if np.isfinite(deadline).any():
-            cost += ar.lateness_weight[tasks][:, None, None] * np.maximum(
-                0.0, finish - deadline[:, None, None]
-            )
-        leg_out = ar.travel[ar.exit[tasks][:, None, None], ints[None, :, _NEXT_ENTRY]]
-        delta = finish + leg_out - floats[None, :, _OLD_ARRIVAL]
-        cost += _successor_cost(tables, rows, width, delta, has_next)
-        ok = flags[None, :, _VALID] & np.isfinite(cost)
-        ok &= (ar.capable[rows, :] if isinstance(rows, slice) else ar.capable[rows])[:, tasks].T[
-            :, :, None
-        ]
-        if np.isfinite(ar.robot_budget_s[rows]).any():
-            back = (ar.return_s[rows, :] if isinstance(rows, slice) else ar.return_s[rows])[
-                :, tasks
-            ].T[:, :, None]
-            work = leg_in + duration
-            used = floats[None, :, _ACTIVE] + work + back
-            ok &= used <= ar.robot_budget_s[rows][None, :, None] + BATTERY_TOLERANCE_S
-            extra = work + leg_out - floats[None, :, _OLD_LEG]
-            ok &= ~has_next | (extra <= floats[None, :, _MIN_MARGIN] + BATTERY_TOLERANCE_S)
-        if ar.emergency.any():
-            slot = np.arange(width)[None, None, :]
-            n_em = tables.n_emergency[rows][None, :, None]
-            ok &= np.where(ar.emergency[tasks][:, None, None], slot <= n_em, slot >= n_em)
+    cost, leg_in, finish, ok = _own_costs(tables, tasks, rows, width)
+    floats = _pick(tables.pos_floats[..., :width], rows)
+    ints = _pick(tables.pos_ints[..., :width], rows)
+    has_next = _pick(tables.pos_flags[:, _HAS_NEXT, :width], rows)
+    leg_out = ar.travel[ar.exit[tasks][:, None, None], ints[:, :, _NEXT_ENTRY]]
+    delta = finish + leg_out - floats[:, :, _OLD_ARRIVAL]
+    cost = cost + _successor_cost(tables, rows, width, delta, has_next)
+    ok = ok & np.isfinite(cost)
+    if ar.has_battery_limits:
+        extra = leg_in + ar.duration[tasks][:, None, None] + leg_out - floats[:, :, _OLD_LEG]
+        ok &= ~has_next | (extra <= floats[:, :, _MIN_MARGIN] + BATTERY_TOLERANCE_S)
     return np.where(ok, cost, INFEASIBLE)
 
 
 def _successor_cost(
     tables: FleetTables,
-    rows: slice | IntArray,
+    rows: IntArray | None,
     width: int,
     delta: FloatArray,
     has_next: BoolArray,
 ) -> FloatArray:
     """Cost of shifting the tasks after each insertion point by Δ at their arrival."""
-    if bool(tables.simple[rows].all()) and not bool(((delta < 0) & has_next).any()):
-        suffix = tables.pos_floats[rows, _SUFFIX_WEIGHT, :width][None]
+    simple = _pick(tables.simple, rows)
+    if bool(simple.all()) and not bool(((delta < 0) & has_next).any()):
+        suffix = _pick(tables.pos_floats[:, _SUFFIX_WEIGHT, :width], rows)
         return np.where(has_next, delta * suffix, 0.0)
     succ = width - 1
     if succ == 0:
         return np.zeros_like(delta)
-    shifts = tables.shifts[rows, :, :width, :succ]
-    shift = np.maximum(delta[..., None] - shifts[None, :, 0], shifts[None, :, 1])
-    shift = np.where(tables.triangle[:width, :succ][None, None], shift, 0.0)
-    data = tables.succ[rows, :, :succ]
-    s_finish = data[None, :, None, _FINISH]
-    s_deadline = data[None, :, None, _DEADLINE]
-    total = (shift * data[None, :, None, _WEIGHT]).sum(axis=-1)
-    if np.isfinite(s_deadline).any():
+    shifts = _pick(tables.shifts[..., :width, :succ], rows)
+    shift = np.maximum(delta[..., None] - shifts[:, :, 0], shifts[:, :, 1])
+    shift = np.where(tables.triangle[:width, :succ], shift, 0.0)
+    data = _pick(tables.succ[..., :succ], rows)
+    weight = data[:, :, None, _WEIGHT]
+    total = (shift * weight).sum(axis=-1)
+    if tables.arrays.has_deadlines:
+        s_finish = data[:, :, None, _FINISH]
+        s_deadline = data[:, :, None, _DEADLINE]
         late = np.maximum(0.0, s_finish + shift - s_deadline) - np.maximum(
             0.0, s_finish - s_deadline
         )
-        total += (late * data[None, :, None, _LATENESS_WEIGHT]).sum(axis=-1)
+        total += (late * data[:, :, None, _LATENESS_WEIGHT]).sum(axis=-1)
     return np.where(has_next, total, 0.0)

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleet_server.dispatch.queues import FleetTables, QueueRun, queue_feasible, simulate_queue
+from fleet_server.dispatch.queues import FleetTables, QueueRun, queue_feasible
 
 IMPROVEMENT = 1e-9
 """Relative cost decrease that counts as better (floating-point noise is not)."""
 _CHUNK = 64
 """Tasks priced together in a relocation pass (bounds the temporary arrays)."""
+NEAREST_ROBOTS = 12
+"""Robots priced in full per task when relocating or re-inserting (granular search)."""
 
 
 @dataclass
@@ -102,9 +104,16 @@ def ruin_and_recreate(
         removed = _remove_strings(tables, neighbours, rng, settings)
         left = _recreate(tables, [*removed, *unassigned], rng, noise, settings.blink)
         new = (len(left), tables.total_cost)
+        # Taking a task out can strand the rest when travel times break the triangle
+        # inequality (the leg that replaces it is longer); such plans are not kept.
+        feasible = all(
+            queue_feasible(arrays, r, tables.runs[r])
+            for r in range(arrays.n_robots)
+            if tables.runs[r].queue != before[r]
+        )
         temperature = hot * (cold / hot) ** (iteration / limits.iterations) if hot > 0 else 0.0
         threshold = current[1] - temperature * math.log(max(rng.random(), 1e-300))
-        if new[0] < current[0] or (new[0] == current[0] and new[1] < threshold):
+        if feasible and (new[0] < current[0] or (new[0] == current[0] and new[1] < threshold)):
             current, unassigned = new, left
             stats.accepted += 1
             if _better(current, best):
@@ -193,9 +202,9 @@ def _restore(tables: FleetTables, queues: list[tuple[int, ...]]) -> None:
 def relocate_pass(tables: FleetTables, limits: SearchLimits, stats: SearchStats) -> bool:
     """Move tasks to another robot's queue where that lowers the cost; True if any moved.
 
-    Every task's removal gain and best insertion elsewhere are priced in one batch
-    (chunks of tasks × all robots × all positions); the best moves are then made in order
-    of gain, at most one per robot touched, since a move changes both queues' prices.
+    Every task's removal gain and best insertion on another robot (among the
+    `NEAREST_ROBOTS` screened as closest) are priced in one batch; the moves are then
+    made in order of gain, each re-priced first if an earlier one changed its queues.
     """
     arrays = tables.arrays
     assigned = np.flatnonzero(tables.robot_of >= 0)
@@ -206,22 +215,19 @@ def relocate_pass(tables: FleetTables, limits: SearchLimits, stats: SearchStats)
     for index, j in enumerate(assigned.tolist()):
         r = int(tables.robot_of[j])
         old = tables.runs[r]
-        run = simulate_queue(arrays, r, tuple(k for k in old.queue if k != j))
+        run = tables.simulate(r, tuple(k for k in old.queue if k != j))
         if queue_feasible(arrays, r, run):
             gain[index] = old.cost - run.cost
             reduced[j] = run
     best = np.full(len(assigned), np.inf)
-    target = np.zeros(len(assigned), dtype=np.int64)
+    robot = np.zeros(len(assigned), dtype=np.int64)
+    slot = np.zeros(len(assigned), dtype=np.int64)
     for lo in range(0, len(assigned), _CHUNK):
         if limits.expired():
             return False
         chunk = assigned[lo : lo + _CHUNK]
-        costs = tables.insertion_costs(chunk)
-        costs[np.arange(len(chunk)), tables.robot_of[chunk], :] = np.inf
-        flat = costs.reshape(len(chunk), -1)
-        target[lo : lo + _CHUNK] = flat.argmin(axis=1)
-        best[lo : lo + _CHUNK] = flat.min(axis=1)
-    width = costs.shape[2]
+        found = tables.best_insertions(chunk, NEAREST_ROBOTS, exclude=tables.robot_of[chunk])
+        best[lo : lo + _CHUNK], robot[lo : lo + _CHUNK], slot[lo : lo + _CHUNK] = found
     improvement = gain - best
     touched: set[int] = set()
     moved = False
@@ -229,14 +235,24 @@ def relocate_pass(tables: FleetTables, limits: SearchLimits, stats: SearchStats)
         j = int(assigned[index])
         if not improvement[index] > IMPROVEMENT * max(1.0, abs(gain[index])):
             break
-        source = int(tables.robot_of[j])
-        robot, slot = divmod(int(target[index]), width)
-        if source in touched or robot in touched:
+        source, target, at = int(tables.robot_of[j]), int(robot[index]), int(slot[index])
+        if source == target:
             continue
-        tables.set_queue(source, reduced[j].queue, reduced[j])
-        queue = tables.runs[robot].queue
-        tables.set_queue(robot, (*queue[:slot], j, *queue[slot:]))
-        touched.update((source, robot))
+        run = reduced[j]
+        if source in touched or target in touched:
+            # An earlier move changed these queues: price this one again on what is there.
+            run = tables.simulate(source, tuple(k for k in tables.runs[source].queue if k != j))
+            if not queue_feasible(arrays, source, run):
+                continue
+            costs = tables.insertion_costs(np.array([j]), np.array([target]))[0, 0]
+            at = int(np.argmin(costs))
+            removal_gain = tables.runs[source].cost - run.cost
+            if not costs[at] < removal_gain - IMPROVEMENT * max(1.0, abs(removal_gain)):
+                continue
+        tables.set_queue(source, run.queue, run)
+        queue = tables.runs[target].queue
+        tables.set_queue(target, (*queue[:at], j, *queue[at:]))
+        touched.update((source, target))
         stats.relocations += 1
         moved = True
     return moved
@@ -285,7 +301,7 @@ def _move_best(
         task = int(assigned[u])
         source = int(tables.robot_of[task])
         remaining = tuple(k for k in tables.runs[source].queue if k != task)
-        if not queue_feasible(arrays, source, simulate_queue(arrays, source, remaining)):
+        if not queue_feasible(arrays, source, tables.simulate(source, remaining)):
             continue
         tables.set_queue(source, remaining)
         tables.set_queue(int(idle[i]), (task,))

@@ -72,9 +72,7 @@ def _assert_reasons(problem: AllocationProblem, plan: Allocation, config: Alloca
         costs = tables.insertion_costs(np.array([task_index[task_id]]))
         assert np.isinf(costs).all(), f"{task_id} ({reason}) fits somewhere"
         alone = FleetTables(arrays).insertion_costs(np.array([task_index[task_id]]))
-        reachable = [
-            r for r in capable if math.isfinite(problem.travel_s[r.location, task.entry])
-        ]
+        reachable = [r for r in capable if math.isfinite(problem.travel_s[r.location, task.entry])]
         if reason is UnassignedReason.UNREACHABLE:
             assert not reachable
         elif reason is UnassignedReason.BATTERY:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from fleet_server.dispatch import AllocationConfig, AllocationProblem, Priority, Robot, Task
 from fleet_server.dispatch.problem import compile_problem
 from fleet_server.dispatch.queues import FleetTables, queue_feasible, simulate_queue
+from fleet_server.dispatch.search import SearchStats, serve_from_idle_robots
 from tests.unit.fleet_server.dispatch.dispatch_support import problems
 
 CONFIG = AllocationConfig()
@@ -109,3 +110,26 @@ def test_restoring_queues_in_any_order_keeps_owners() -> None:
     for robot in (0, 1, 2):  # task 1 returns to robot 0 before robot 1 lets it go
         tables.set_queue(robot, before[robot])
     assert tables.robot_of.tolist() == [0, 0, 1, 2]
+
+
+def test_idle_robot_takes_the_task_it_would_finish_sooner() -> None:
+    robots = [Robot("busy", 0, frozenset({"patrol"})), Robot("idle", 2, frozenset({"patrol"}))]
+    tasks = [Task("first", "patrol", 0, 30.0), Task("waiting", "patrol", 2, 5.0)]
+    arrays = compile_problem(AllocationProblem(robots, tasks, LINE), CONFIG)
+    tables = FleetTables(arrays, [[0, 1], []])
+    stats = SearchStats()
+    serve_from_idle_robots(tables, stats)
+    assert tables.queues() == [(0,), (1,)]
+    assert stats.fairness_moves == 1
+
+
+def test_idle_robot_that_would_be_later_takes_nothing() -> None:
+    robots = [
+        Robot("busy", 0, frozenset({"patrol"})),
+        Robot("late", 2, frozenset({"patrol"}), available_from_s=500.0),
+    ]
+    tasks = [Task("first", "patrol", 0, 30.0), Task("waiting", "patrol", 2, 5.0)]
+    arrays = compile_problem(AllocationProblem(robots, tasks, LINE), CONFIG)
+    tables = FleetTables(arrays, [[0, 1], []])
+    serve_from_idle_robots(tables, SearchStats())
+    assert tables.queues() == [(0, 1), ()]
