@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from fleet_server.auth.roles import Principal
 from fleet_server.live.entries import Entry
@@ -21,6 +22,25 @@ from fleet_server.live.protocol import ALL_SITES, CloseCode, encode
 
 SECTIONS = ("robots", "missions", "alarms", "schedules")
 ROBOTS, MISSIONS, ALARMS, SCHEDULES = SECTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One entry for the clients of its site, encoded once for all of them."""
+
+    site: str | None
+    entry: Entry
+    text: str
+
+    @classmethod
+    def of(cls, site: str | None, entry: Entry) -> Update:
+        """The update of `entry` (JSON-encoded here, once)."""
+        return cls(site, entry, encode(entry))
+
+    @property
+    def version(self) -> Any:
+        """Orders updates of one record (missions carry one; others count as equal)."""
+        return self.entry.get("version", 0)
 
 
 @dataclass
@@ -63,9 +83,7 @@ class LiveClient:
         self.closing = asyncio.Event()
         self._room = asyncio.Event()
         self.stats = ClientStats()
-        self._pending: dict[str, dict[Hashable, tuple[str | None, Entry]]] = {
-            section: {} for section in SECTIONS
-        }
+        self._pending: dict[str, dict[Hashable, Update]] = {section: {} for section in SECTIONS}
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -77,19 +95,19 @@ class LiveClient:
         """Drop what waits for an unsubscribed site."""
         self.awaiting_snapshot.discard(site)
         for pending in self._pending.values():
-            for key in [k for k, (s, _e) in pending.items() if not self.wants(s)]:
+            for key in [k for k, update in pending.items() if not self.wants(update.site)]:
                 del pending[key]
 
     # -- updates in ------------------------------------------------------------------------
 
-    def offer(self, section: str, key: Hashable, site: str | None, entry: Entry) -> None:
+    def offer(self, section: str, key: Hashable, update: Update) -> None:
         """Queue an update; it replaces a pending one for the same key unless that is newer."""
         self.stats.offered += 1
         pending = self._pending[section]
         held = pending.get(key)
-        if held is not None and held[1].get("version", 0) > entry.get("version", 0):
+        if held is not None and held.version > update.version:
             return
-        pending[key] = (site, entry)
+        pending[key] = update
         if section != ROBOTS and held is None and self._pending_records() > self.max_pending:
             # Robots are bounded by the fleet; records are not. Past the cap the client
             # gets the current picture again rather than an ever longer list of changes.
@@ -110,11 +128,12 @@ class LiveClient:
 
     def snapshot_sent(self, site: str, mission_versions: dict[str, int]) -> None:
         """A snapshot of `site` went out: pending updates it already covers are dropped."""
-        for key in [k for k, (s, _e) in self._pending[ROBOTS].items() if site in (s, ALL_SITES)]:
-            del self._pending[ROBOTS][key]
+        robots = self._pending[ROBOTS]
+        for key in [k for k, u in robots.items() if site in (u.site, ALL_SITES)]:
+            del robots[key]
         missions = self._pending[MISSIONS]
-        for key, (_s, entry) in list(missions.items()):
-            if mission_versions.get(str(key), -1) >= entry.get("version", 0):
+        for key, update in list(missions.items()):
+            if mission_versions.get(str(key), -1) >= update.version:
                 del missions[key]
 
     # -- frames out --------------------------------------------------------------------------
@@ -141,11 +160,16 @@ class LiveClient:
         if self.awaiting_snapshot:
             return  # deltas go out only after the snapshots they follow
         self.seq += 1
-        frame = {"type": "delta", "seq": self.seq}
+        # Entries are encoded already (once for every client): the frame is their join.
+        parts = [f'{{"type":"delta","seq":{self.seq}']
         for section in SECTIONS:
-            frame[section] = [entry for _site, entry in self._pending[section].values()]
-            self._pending[section].clear()
-        self.outbox.put_nowait(encode(frame))
+            pending = self._pending[section]
+            parts.append(f',"{section}":[')
+            parts.append(",".join(update.text for update in pending.values()))
+            parts.append("]")
+            pending.clear()
+        parts.append("}")
+        self.outbox.put_nowait("".join(parts))
         self.stats.deltas += 1
         self.stats.peak_outbox = max(self.stats.peak_outbox, self.outbox.qsize())
 

@@ -27,7 +27,7 @@ from typing import Protocol
 from fleet_server.auth.roles import Principal
 from fleet_server.db import Database
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
-from fleet_server.live.client import ALARMS, MISSIONS, ROBOTS, SCHEDULES, LiveClient
+from fleet_server.live.client import ALARMS, MISSIONS, ROBOTS, SCHEDULES, LiveClient, Update
 from fleet_server.live.directory import Directory, read_directory
 from fleet_server.live.entries import (
     AlarmLike,
@@ -338,8 +338,11 @@ class LiveHub:
         self._deliver(MISSIONS, mission_id, entry["site"], entry)
 
     def _deliver(self, section: str, key: Hashable, site: str | None, entry: Entry) -> None:
+        update: Update | None = None
         for client in self._targets(site):
-            client.offer(section, key, site, entry)
+            if update is None:
+                update = Update.of(site, entry)
+            client.offer(section, key, update)
 
     def _route_robots(self, now: float) -> None:
         if not self._dirty:
@@ -355,12 +358,12 @@ class LiveHub:
                 continue
             site = self.site_of(key)
             old_site = self._moved.pop(key, site)
-            entry: Entry | None = None
+            update: Update | None = None
             for client in self._recipients(site, old_site):
-                if entry is None:
-                    entry = robot_entry(robot, site)
-                client.offer(ROBOTS, key, site, entry)
-            if entry is not None:
+                if update is None:
+                    update = Update.of(site, robot_entry(robot, site))
+                client.offer(ROBOTS, key, update)
+            if update is not None:
                 self._next_allowed[key] = now + min_gap
 
     def _recipients(self, site: str | None, old_site: str | None) -> Iterator[LiveClient]:
