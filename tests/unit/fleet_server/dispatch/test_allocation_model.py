@@ -176,3 +176,12 @@ def test_fifo_nearest_appends_to_the_robot_that_finishes_first() -> None:
     # t1: a frees at 5 (done 10) beats b driving 20 s (done 25).
     assert dict(plan.queues) == {"a": ("t0", "t1"), "b": ("t2",)}
     assert plan.cost == pytest.approx(5.0 + 10.0 + 5.0)
+
+
+def test_empty_fleet_or_no_missions() -> None:
+    plan = solve_allocation(AllocationProblem([], [Task("t", "patrol", 0, 1.0)], LINE), FAST)
+    assert plan.unassigned == {"t": UnassignedReason.NO_CAPABLE_ROBOT}
+    assert plan.cost == 0.0
+    plan = solve_allocation(AllocationProblem([Robot("r", 0, PATROL)], [], LINE), FAST)
+    assert dict(plan.queues) == {"r": ()}
+    assert not plan.planned
