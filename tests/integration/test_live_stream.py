@@ -524,6 +524,31 @@ def test_alarms_and_schedules_reach_the_sites_subscribers(server: LiveServer) ->
         )
 
 
+def test_a_client_with_too_many_changes_waiting_gets_a_fresh_snapshot(server: LiveServer) -> None:
+    with streaming(server, "viewer_north", "north") as stream:
+        (client,) = [
+            c for c in server.services.hub.clients if c.principal.username == "viewer_north"
+        ]
+        client.max_pending = 3
+        before = client.stats.resnapshots
+        for schedule_id in range(10):  # all within one flush interval
+            server.services.hub.publish_schedule("north", {"id": schedule_id})
+        again = stream.until(lambda f: f["type"] == "snapshot", timeout=3)
+        assert again.frame["site"] == "north"
+        assert {r["id"] for r in again.frame["robots"]} == {"acme/n1", "acme/n2"}
+        assert client.stats.resnapshots > before
+        stream.collect(0.3)
+        seqs = [r.frame["seq"] for r in stream.frames if r.frame["type"] == "delta"]
+        assert seqs == list(range(1, len(seqs) + 1)), "a resnapshot loses no delta numbers"
+        delivered = [
+            sch["id"]
+            for r in stream.frames
+            if r.frame["type"] == "delta"
+            for sch in r.frame["schedules"]
+        ]
+        assert len(delivered) <= 3, "what piled up past the cap is replaced by the snapshot"
+
+
 def test_bad_credentials_and_scope_close_with_4401_and_4403(server: LiveServer) -> None:
     bad = server.stream("not-a-token")
     assert bad.closed_with()[0] == 4401
