@@ -186,6 +186,8 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         )
         hub = await _start_live_hub(stack, settings, live, db)
         stack.callback(alarms.add_listener(hub.on_alarm_event))
+        # A robot registered or moved shows up at its site at once, not at the next re-read.
+        stack.callback(robots.add_listener(lambda _robot: hub.refresh_directory_soon()))
         telemetry = await stack.enter_async_context(
             running_telemetry(
                 db,
