@@ -342,6 +342,7 @@ def main() -> int:
         "large_cost_ratio_to_fifo": max(large_ratios),
         "large_cost_ratio_to_fifo_mean": statistics.fmean(large_ratios),
         "large_solve_s": max(row.ours_s for row in large_rows),
+        "instance_seed": args.seed,
         "config": {
             "construction": config.construction,
             "iterations": config.iterations,
