@@ -181,6 +181,15 @@ def test_switch_to_english_and_back(page: Any, console_server: ConsoleServer) ->
     assert page.inner_text("h1") == "Robots"  # the choice is remembered
     page.select_option("[data-testid=language]", "zh-CN")
     assert page.inner_text("h1") == "机器人"
+    # An admin registers a robot and sees its MQTT password once.
+    page.fill("[data-testid=register-manufacturer]", "fleetsim")
+    page.fill("[data-testid=register-serial_number]", "e2e-new")
+    page.click("[data-testid=register-submit]")
+    credentials = page.wait_for_selector("[data-testid=register-credentials]")
+    assert "fleetsim/e2e-new" in credentials.inner_text()
+    registered = console_server.api.get("/api/v1/robots/fleetsim/e2e-new")
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["site_id"] == "clinic"
 
 
 def test_a_viewer_sees_no_dispatch_button(page: Any, console_server: ConsoleServer) -> None:
@@ -226,6 +235,14 @@ def test_alarms_schedules_and_report_pages(page: Any, console_server: ConsoleSer
     assert page.input_value("[data-testid=rrule]") == night
     occurrences = page.query_selector_all("[data-testid=next-occurrences] li")
     assert len(occurrences) == 10
+    # Save it as a recurring patrol (the server validates the template against the map).
+    page.fill("[data-testid=schedule-name]", "Night patrol")
+    template = {"kind": "patrol", "site": "clinic", "checkpoints": ["L1_left_treatment_1"]}
+    page.fill("[data-testid=schedule-template]", json.dumps(template))
+    page.click("[data-testid=schedule-save]")
+    page.wait_for_selector("[data-testid=saved-schedules] li:has-text('Night patrol')")
+    saved = console_server.api.get("/api/v1/schedules").json()
+    assert [(s["name"], s["rrule"]) for s in saved] == [("Night patrol", night)]
     screenshot(page, "11-schedules")
     assert wait_for(
         lambda: console_server.mission_state(uv) in {"completed", "failed", "cancelled"}, 120, 1

@@ -2,6 +2,66 @@
 // Do not edit by hand: run `npm run gen:api` after changing the API.
 
 export interface paths {
+    "/api/v1/alarms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List
+         * @description Alarms at the sites the caller may see, newest first.
+         */
+        get: operations["list__api_v1_alarms_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/{alarm_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get
+         * @description One alarm.
+         */
+        get: operations["get_api_v1_alarms__alarm_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/{alarm_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge
+         * @description Acknowledge (dispatcher at the alarm's site); 409 when someone already did.
+         */
+        post: operations["acknowledge__api_v1_alarms__alarm_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -327,6 +387,83 @@ export interface paths {
          * @description Pose and battery history (default: the last 24 h), thinned to `max_points`.
          */
         get: operations["telemetry_api_v1_robots__manufacturer___serial_number__telemetry_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List
+         * @description Schedules at the sites the caller may see, by site and name.
+         */
+        get: operations["list__api_v1_schedules_get"];
+        put?: never;
+        /**
+         * Create
+         * @description A new schedule (site manager at its site); every field is checked, the mission
+         *     template against the site's map.
+         */
+        post: operations["create_api_v1_schedules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get
+         * @description One schedule.
+         */
+        get: operations["get_api_v1_schedules__schedule_id__get"];
+        /**
+         * Replace
+         * @description Replace a schedule as a whole (a rule without start keeps the stored one).
+         */
+        put: operations["replace_api_v1_schedules__schedule_id__put"];
+        post?: never;
+        /**
+         * Delete
+         * @description Delete a schedule; missions it made stay.
+         */
+        delete: operations["delete_api_v1_schedules__schedule_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update
+         * @description Change a schedule (site manager at its site, and at the new one when it moves).
+         */
+        patch: operations["update_api_v1_schedules__schedule_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview
+         * @description The next `count` occurrences after `after` (default: now), DST-correct.
+         */
+        get: operations["preview_api_v1_schedules__schedule_id__preview_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -711,6 +848,67 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AlarmAcknowledge
+         * @description What goes with an acknowledgement.
+         */
+        AlarmAcknowledge: {
+            /** Comment */
+            comment?: string | null;
+        };
+        /**
+         * AlarmPage
+         * @description A page of alarms, newest first, and the cursor of the next one (null on the last).
+         */
+        AlarmPage: {
+            /** Items */
+            items: components["schemas"]["AlarmPublic"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * AlarmPublic
+         * @description An alarm as the API shows it.
+         */
+        AlarmPublic: {
+            /** Acknowledged At */
+            acknowledged_at: string | null;
+            /** Acknowledged By */
+            acknowledged_by: string | null;
+            /** Active */
+            active: boolean;
+            /** Cleared At */
+            cleared_at: string | null;
+            /** Code */
+            code: string;
+            /** Comment */
+            comment: string | null;
+            /** Id */
+            id: number;
+            /** Message */
+            message: string;
+            /** Mission Id */
+            mission_id: string | null;
+            /**
+             * Raised At
+             * Format: date-time
+             */
+            raised_at: string;
+            /** Robot */
+            robot: string | null;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "info" | "warning" | "error" | "critical";
+            /** Site Id */
+            site_id: string | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "robot" | "mission" | "system";
+        };
         /**
          * AuditEntryPublic
          * @description One audit record.
@@ -1416,6 +1614,123 @@ export interface components {
             y: number;
         };
         /**
+         * ScheduleCreate
+         * @description A recurring mission. `exdates` are local times (or instants) that are skipped.
+         */
+        ScheduleCreate: {
+            /** Dtstart */
+            dtstart?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Exdates */
+            exdates?: string[];
+            /** Mission Template */
+            mission_template: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /**
+             * Rrule
+             * @description RFC 5545 RRULE value (a DTSTART line before it is accepted too)
+             * @example FREQ=DAILY;BYHOUR=22;BYMINUTE=0
+             */
+            rrule: string;
+            /** Site Id */
+            site_id: string;
+            /**
+             * Timezone
+             * @default Asia/Shanghai
+             * @example Asia/Shanghai
+             */
+            timezone: string;
+            /** Until */
+            until?: string | null;
+        };
+        /**
+         * SchedulePreview
+         * @description The next occurrences, in the schedule's time zone (the offset shows DST).
+         */
+        SchedulePreview: {
+            /** Enabled */
+            enabled: boolean;
+            /** Occurrences */
+            occurrences: string[];
+            /** Schedule Id */
+            schedule_id: number;
+            /** Timezone */
+            timezone: string;
+        };
+        /**
+         * SchedulePublic
+         * @description A stored schedule; `rrule` is shown normalised (its parts in a fixed order).
+         */
+        SchedulePublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dtstart */
+            dtstart: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Exdates */
+            exdates: string[];
+            /** Id */
+            id: number;
+            /** Mission Template */
+            mission_template: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Next Occurrence */
+            next_occurrence: string | null;
+            /** Rrule */
+            rrule: string;
+            /** Site Id */
+            site_id: string;
+            /** Timezone */
+            timezone: string;
+            /** Until */
+            until: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * ScheduleUpdate
+         * @description Changes to a schedule; fields left out stay as they are (`until: null` removes it).
+         */
+        ScheduleUpdate: {
+            /** Dtstart */
+            dtstart?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Exdates */
+            exdates?: string[] | null;
+            /** Mission Template */
+            mission_template?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /** Rrule */
+            rrule?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /** Timezone */
+            timezone?: string | null;
+            /** Until */
+            until?: string | null;
+        };
+        /**
          * SiteKind
          * @description What a site is; drives defaults in the console and mission templates.
          * @enum {string}
@@ -1660,6 +1975,111 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list__api_v1_alarms_get: {
+        parameters: {
+            query?: {
+                acknowledged?: boolean | null;
+                active?: boolean | null;
+                code?: string | null;
+                cursor?: string | null;
+                limit?: number;
+                /** @description serial number */
+                robot?: string | null;
+                severity?: ("info" | "warning" | "error" | "critical") | null;
+                site_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlarmPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_alarms__alarm_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alarm_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlarmPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge__api_v1_alarms__alarm_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alarm_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlarmAcknowledge"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlarmPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_entries_api_v1_audit_get: {
         parameters: {
             query?: {
@@ -2263,6 +2683,235 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TelemetryPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list__api_v1_schedules_get: {
+        parameters: {
+            query?: {
+                enabled?: boolean | null;
+                site_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePublic"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_api_v1_schedules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_schedules__schedule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_api_v1_schedules__schedule_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_v1_schedules__schedule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_api_v1_schedules__schedule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_api_v1_schedules__schedule_id__preview_get: {
+        parameters: {
+            query?: {
+                after?: string | null;
+                count?: number;
+            };
+            header?: never;
+            path: {
+                schedule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreview"];
                 };
             };
             /** @description Validation Error */

@@ -116,7 +116,7 @@ export function SchedulesPage() {
           </label>
           <label className="field">
             <span>{t("dispatch.name")}</span>
-            <input value={name} onChange={(e) => setName(e.target.value)} />
+            <input value={name} onChange={(e) => setName(e.target.value)} data-testid="schedule-name" />
           </label>
           <div className="row">
             <label className="field">
@@ -199,11 +199,11 @@ export function SchedulesPage() {
           {textProblem && <p className="error">{t("schedules.textOnly", { detail: textProblem })}</p>}
           <label className="field">
             <span>{t("schedules.mission")}</span>
-            <textarea className="mono" rows={6} value={missionText} onChange={(e) => setMissionText(e.target.value)} />
+            <textarea className="mono" rows={6} value={missionText} onChange={(e) => setMissionText(e.target.value)} data-testid="schedule-template" />
           </label>
           <FieldErrors errors={errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message))} />
           {mayEdit && (
-            <button type="button" className="primary" onClick={save} disabled={saved === null || Boolean(textProblem)}>
+            <button type="button" className="primary" onClick={save} disabled={saved === null || Boolean(textProblem)} data-testid="schedule-save">
               {t("common.save")}
             </button>
           )}
@@ -242,7 +242,7 @@ export function SchedulesPage() {
           {saved && saved.length > 0 && (
             <>
               <h3>{t("schedules.existing")}</h3>
-              <ul>
+              <ul data-testid="saved-schedules">
                 {saved.map((s) => (
                   <li key={s.id}>
                     {s.name} <code>{s.rrule}</code>
