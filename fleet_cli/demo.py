@@ -117,7 +117,12 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
     """Serve until interrupted, with simulated robots reporting over the embedded broker."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        log_config=None,  # our handler: same format and redaction as the server
+        lifespan="on",
     )
     sim: SimFleetThread | None = None
 

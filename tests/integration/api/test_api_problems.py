@@ -29,7 +29,7 @@ def test_401_403_404_405_are_problems(api: Api) -> None:
     assert "admin" in forbidden["detail"]
     missing = _problem(api.client.get("/api/v1/users/nobody", headers=api.as_("admin")), 404)
     assert missing["detail"] == "no user 'nobody'"
-    _problem(api.client.get("/no/such/route"), 404)
+    _problem(api.client.get("/api/v1/no/such/route"), 404)  # other paths are the console SPA
     _problem(api.client.delete("/api/v1/users", headers=api.as_("admin")), 405)
 
 
