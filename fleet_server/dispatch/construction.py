@@ -1,4 +1,4 @@
-"""First plans: regret / cheapest insertion, and one-task-per-robot assignment rounds.
+"""First plans: one-task-per-robot assignment rounds, and regret / cheapest insertion.
 
 Emergencies are placed before anything else so that each gets the robot that serves it
 soonest; queues keep them in front (`FleetTables.insertion_costs` forbids the rest).
@@ -77,8 +77,9 @@ def _scores(best: FloatArray, regret: bool) -> FloatArray:
 def assign_rounds(tables: FleetTables, tasks: list[int]) -> list[int]:
     """Rounds of at most one new task per robot, each an optimal assignment; return leftovers.
 
-    Each round appends to every robot's queue the task that minimises the round's total
-    cost (scipy's linear_sum_assignment over robots x waiting tasks).
+    Each round appends one waiting task to each robot's queue, chosen by scipy's
+    linear_sum_assignment over robots x waiting tasks to minimise the round's total
+    weight x (finish - the round's latest finish).
     """
     left: list[int] = []
     for phase in _phases(tables, tasks):

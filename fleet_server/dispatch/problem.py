@@ -7,6 +7,10 @@ pickup → dropoff: the robot travels to its entry location, may wait for its ea
 start, works for `duration_s` (which covers moving from entry to exit) and is then at its
 exit location.
 
+One matrix serves every robot: robots of different speed classes are planned per class
+(or with the slowest class's matrix). A robot busy with a mission enters the problem at
+the place and time that mission ends (`Robot.location`, `Robot.available_from_s`).
+
 Battery is modelled as a fraction of capacity drained per second of travel and service;
 waiting for an earliest start drains nothing (the robot is parked). A robot gets a queue
 only if, after every task in it, what is left still takes it back to its charger with

@@ -112,7 +112,8 @@ _TIME, _ACTIVE, _OLD_ARRIVAL, _OLD_LEG, _MIN_MARGIN, _SUFFIX_WEIGHT = range(6)
 _LOCATION, _NEXT_ENTRY = range(2)
 _VALID, _HAS_NEXT = range(2)
 _WEIGHT, _LATENESS_WEIGHT, _FINISH, _DEADLINE = range(4)
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 10_000
+"""Queues remembered (a few kB each); the cache starts afresh when full."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ class _RowPack:
     flags: BoolArray
     succ: FloatArray
     shifts: FloatArray
+    """A and B of the module docstring, unpadded (2, n, n)."""
     n_emergency: int
     simple: bool
 
@@ -220,7 +222,9 @@ class FleetTables:
         self.pos_ints[r] = pack.ints
         self.pos_flags[r] = pack.flags
         self.succ[r] = pack.succ
-        self.shifts[r] = pack.shifts
+        n = len(run.queue)
+        self.shifts[r] = 0.0
+        self.shifts[r, :, :n, :n] = pack.shifts
         self.n_emergency[r] = pack.n_emergency
         self.queue_length[r] = len(run.queue)
         self.simple[r] = pack.simple
@@ -316,9 +320,9 @@ def _row_pack(arrays: ProblemArrays, r: int, run: QueueRun, slots: int) -> _RowP
             [*deadlines, *[math.inf] * pad],
         ]
     ).reshape(4, slots - 1)
-    shifts = np.zeros((2, slots, slots - 1))
+    shifts = np.zeros((2, n, n))
     if n:
-        shifts[0, :n, :n], shifts[1, :n, :n] = _shift_tables(run)
+        shifts[0], shifts[1] = _shift_tables(run)
     return _RowPack(
         slots=slots,
         floats=floats,
