@@ -37,7 +37,8 @@ def register(api: Api, serial: str, site: str = "north", role: str = "admin") ->
         "capabilities": ["patrol"],
         "site_id": site,
     }
-    return api.client.post("/api/v1/robots", json=body, headers=api.as_(role))
+    response: httpx.Response = api.client.post("/api/v1/robots", json=body, headers=api.as_(role))
+    return response
 
 
 @pytest.fixture(scope="module")
