@@ -44,6 +44,7 @@ def sign_in(page: Any, server: ConsoleServer, username: str, password: str) -> N
 def open_site(page: Any, server: ConsoleServer) -> None:
     page.goto(server.base_url + "/sites/clinic")
     page.wait_for_selector("[data-testid=site-robots] tr")
+    page.wait_for_selector("[data-testid=site-canvas][data-plan=shown]")
     # The plan image loads after the graph and refits the view: wait until it settles.
     previous: list[str] = [""]
 

@@ -127,6 +127,7 @@ export function SiteCanvas(props: SiteCanvasProps) {
           drawScaleBar(sctx, m, niceScaleLength(m * 150), height);
         }
         canvas.dataset.view = JSON.stringify({ ...view, frame: p.canvasFrame.frame, level: p.level.name });
+        canvas.dataset.plan = p.image ? "shown" : p.level.floor_plan ? "loading" : "none";
         layer.dirty = false;
       }
       const now = performance.now();
