@@ -274,7 +274,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def measure(browser: Any, robots: int, duration_s: float, warmup_s: float) -> dict[str, Any]:
+def measure(
+    browser: Any, robots: int, duration_s: float, warmup_s: float, shot: Path | None = None
+) -> dict[str, Any]:
     """Frame statistics of the site view with `robots` streaming."""
     fleet = SyntheticFleet(robots)
     server, thread, port = serve(make_app(fleet))
@@ -295,6 +297,9 @@ def measure(browser: Any, robots: int, duration_s: float, warmup_s: float) -> di
         )
         time.sleep(warmup_s)
         raw = page.evaluate(MEASURE_JS, duration_s)
+        if shot is not None:
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot))
         context.close()
     finally:
         server.should_exit = True
@@ -319,6 +324,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--json", action="store_true", help="last stdout line as JSON")
+    parser.add_argument("--screenshot", type=Path, help="save the loaded site view as PNG here")
     args = parser.parse_args()
     if not (CONSOLE_DIST_DIR / "index.html").is_file():
         print(f"build the console first: no {CONSOLE_DIST_DIR}/index.html", file=sys.stderr)
@@ -332,7 +338,7 @@ def main() -> int:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         baseline = measure(browser, 0, args.duration, args.warmup)
         print(f"baseline: {baseline}", file=sys.stderr)
-        loaded = measure(browser, args.robots, args.duration, args.warmup)
+        loaded = measure(browser, args.robots, args.duration, args.warmup, args.screenshot)
         print(f"loaded:   {loaded}", file=sys.stderr)
         browser.close()
     result = {
