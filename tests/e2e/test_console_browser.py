@@ -157,6 +157,15 @@ def test_dispatch_a_patrol_by_clicking_checkpoints_and_see_it_complete(
     created = page.wait_for_selector("[data-testid=dispatch-created]")
     mission_id = created.get_attribute("data-mission-id")
     screenshot(page, "05-dispatch-sent")
+    # Disinfection: a picked waypoint shows its UV dwell and the ETA before sending.
+    page.click("[data-testid=dispatch-disinfection]")
+    click_waypoint(page, console_server, "L1_left_negative_air_pressure")
+    estimate = page.wait_for_selector("[data-testid=uv-estimate]").inner_text()
+    assert "2.67 mW/cm²" in estimate
+    # 10 mJ/cm² at 1 m: 3.745 s needed, planned 3.8 s (missions/compiler/stops.py).
+    assert "3.8秒" in page.inner_text("[data-testid=targets]")
+    assert "L1_left_negative_air_pressure" in page.inner_text("[data-testid=targets]")
+    screenshot(page, "05b-disinfection-estimate")
     page.goto(f"{console_server.base_url}/missions/{mission_id}")
     page.wait_for_selector("[data-state=completed]", timeout=120_000)
     assert console_server.mission_state(str(mission_id)) == "completed"

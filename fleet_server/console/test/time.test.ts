@@ -30,5 +30,8 @@ describe("time-zone formatting", () => {
     expect(formatDuration(200, "zh-CN")).toBe("3分20秒");
     expect(formatDuration(45.4, "en")).toBe("45 s");
     expect(formatDuration(-1, "en")).toBe("");
+    expect(formatDuration(3.8, "en", 1)).toBe("3.8 s");
+    expect(formatDuration(3.8, "zh-CN", 1)).toBe("3.8秒");
+    expect(formatDuration(75.3, "en", 1)).toBe("1 min 15 s");
   });
 });

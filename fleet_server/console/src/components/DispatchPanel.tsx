@@ -59,6 +59,7 @@ export function DispatchPanel({ siteId, graph, form, setForm }: Props) {
 
   const switchKind = (kind: MissionForm["kind"]) => {
     setErrors([]);
+    setCreated(null);
     setForm(() => (kind === "patrol" ? emptyPatrol(siteId) : kind === "disinfection" ? emptyDisinfection(siteId) : emptyGuidance(siteId, language)));
   };
   const update = <F extends MissionForm>(patch: Partial<F>) => setForm((f) => ({ ...f, ...patch }) as MissionForm);
@@ -279,7 +280,7 @@ function DisinfectionFields({ siteId, form, update, err, zones }: { siteId: stri
         dwellS: e.dwellS,
         rooms: e.roomsUnplanned,
         text: t("dispatch.estimate", {
-          dwell: formatDuration(e.totalDwellS, language),
+          dwell: formatDuration(e.totalDwellS, language, 1),
           travel: formatDuration(etaSeconds(legs, 0), language),
           eta: formatDuration(etaSeconds(legs, e.totalDwellS), language),
           irradiance: DEFAULT_UV_IRRADIANCE_AT_1M_MW_CM2,
@@ -305,7 +306,7 @@ function DisinfectionFields({ siteId, form, update, err, zones }: { siteId: stri
               <span>{tg.type === "waypoint" ? tg.waypoint : tg.type === "room" ? `▢ ${tg.room}` : `(${tg.x.toFixed(2)}, ${tg.y.toFixed(2)}) @ ${tg.level}`}</span>
               {estimate && (
                 <span className="muted">
-                  {estimate.dwellS[i] === null || estimate.dwellS[i] === undefined ? t("dispatch.roomPlanned") : t("dispatch.dwellEach", { dwell: formatDuration(estimate.dwellS[i] as number, language) })}
+                  {estimate.dwellS[i] === null || estimate.dwellS[i] === undefined ? t("dispatch.roomPlanned") : t("dispatch.dwellEach", { dwell: formatDuration(estimate.dwellS[i] as number, language, 1) })}
                 </span>
               )}
               <button type="button" className="link" onClick={() => update({ targets: form.targets.filter((_x, j) => j !== i) })}>

@@ -104,9 +104,16 @@ export function zonedWallTimeToDate(
   return new Date(instant);
 }
 
-/** `1 h 05 min`, `3 min 20 s`, `45 s` (zh-CN: `1小时05分`, `3分20秒`, `45秒`). */
-export function formatDuration(seconds: number, language: Language): string {
+/**
+ * `1 h 05 min`, `3 min 20 s`, `45 s` (zh-CN: `1小时05分`, `3分20秒`, `45秒`); under a
+ * minute with `decimals` places (`3.8 s`), for dwell times planned to a tenth of a second.
+ */
+export function formatDuration(seconds: number, language: Language, decimals = 0): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (decimals > 0 && seconds < 60) {
+    const text = seconds.toFixed(decimals);
+    return language === "zh-CN" ? `${text}秒` : `${text} s`;
+  }
   const total = Math.round(seconds);
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
