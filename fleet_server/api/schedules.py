@@ -143,6 +143,14 @@ def _schedule(session: SessionDep, principal: Principal, schedule_id: int, role:
     return schedule
 
 
+def _announced(services: ServicesDep, public: SchedulePublic) -> SchedulePublic:
+    """Tell live-stream clients of the schedule's site about the change."""
+    services.hub.publish_schedule(
+        public.site_id, {**public.model_dump(mode="json"), "site": public.site_id}
+    )
+    return public
+
+
 def _require_manager(principal: Principal, site_id: str) -> None:
     if not principal.has(Role.SITE_MANAGER, site_id):
         raise PermissionDenied(f"requires the site_manager role at site {site_id!r}")
@@ -160,7 +168,9 @@ def create(
     template against the site's map."""
     _require_manager(principal, body.site_id)
     fields = ScheduleFields(**body.model_dump())
-    return schedule_public(create_schedule(session, services.sites, fields, actor))
+    return _announced(
+        services, schedule_public(create_schedule(session, services.sites, fields, actor))
+    )
 
 
 @router.get("", response_model=list[SchedulePublic])
@@ -200,7 +210,8 @@ def update(
             raise InvalidInput(name, "cannot be null; leave it out to keep it")
     if body.site_id is not None:
         _require_manager(principal, body.site_id)
-    return schedule_public(update_schedule(session, services.sites, schedule, changes, actor))
+    changed = update_schedule(session, services.sites, schedule, changes, actor)
+    return _announced(services, schedule_public(changed))
 
 
 @router.put("/{schedule_id}", response_model=SchedulePublic)
@@ -215,16 +226,24 @@ def replace(
     """Replace a schedule as a whole (a rule without start keeps the stored one)."""
     schedule = _schedule(session, principal, schedule_id, Role.SITE_MANAGER)
     _require_manager(principal, body.site_id)
-    changes = body.model_dump()
-    return schedule_public(update_schedule(session, services.sites, schedule, changes, actor))
+    changed = update_schedule(session, services.sites, schedule, body.model_dump(), actor)
+    return _announced(services, schedule_public(changed))
 
 
 @router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete(
-    schedule_id: ScheduleId, session: SessionDep, principal: CurrentUser, actor: ActorDep
+    schedule_id: ScheduleId,
+    services: ServicesDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    actor: ActorDep,
 ) -> Response:
     """Delete a schedule; missions it made stay."""
-    delete_schedule(session, _schedule(session, principal, schedule_id, Role.SITE_MANAGER), actor)
+    schedule = _schedule(session, principal, schedule_id, Role.SITE_MANAGER)
+    site_id = schedule.site_id
+    delete_schedule(session, schedule, actor)
+    entry = {"id": schedule_id, "site": site_id, "site_id": site_id, "deleted": True}
+    services.hub.publish_schedule(site_id, entry)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,6 +6,8 @@ map, so mission templates are checked against real places.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -281,3 +283,32 @@ def test_schedules_survive_a_restart(
 
     assert stored(after) == stored(before) and len(after) == 1
     assert after[0]["exdates"] == ["2030-01-01T22:00:00"]
+
+
+def test_schedule_changes_reach_the_sites_live_stream(api: Api, clinic: None) -> None:
+    token = api.as_("viewer_north")["Authorization"].split()[1]
+    seen: list[dict[str, Any]] = []
+    arrived = threading.Event()
+    with api.client.websocket_connect(f"/api/v1/live?token={token}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_json({"type": "subscribe", "sites": ["north"]})
+        while ws.receive_json()["type"] != "snapshot":
+            pass
+        created = _fresh(api)
+        deleted = api.client.delete(URL.format(id=created), headers=api.as_("admin"))
+        assert deleted.status_code == 204
+
+        def read() -> None:
+            with contextlib.suppress(Exception):  # the socket closes when the test ends
+                while not arrived.is_set():
+                    frame = ws.receive_json()
+                    seen.extend(frame.get("schedules") or [])
+                    if any(s.get("id") == created and s.get("deleted") for s in seen):
+                        arrived.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        got = arrived.wait(5)
+        ws.close()
+    assert got, seen
+    assert all(s["site"] == "north" for s in seen)
