@@ -6,6 +6,7 @@ registered at `north` and reports through the module's Mosquitto with a paho cli
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -351,3 +352,15 @@ def test_telemetry_history_is_thinned_and_ranges_are_checked(api: Api, n1: PahoR
         N1 + "/telemetry", params={"since": "2026-01-01T00:00:00"}, headers=headers
     )
     assert naive.status_code == 422
+
+
+def test_robot_passwords_never_reach_the_logs(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = register(api, "quiet-1").json()
+    rotated = api.client.post(
+        "/api/v1/robots/acme/quiet-1/credentials", headers=api.as_("admin")
+    ).json()
+    logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert "quiet-1" in logged  # the calls were logged, so the check below means something
+    for secret in (created["mqtt_password"], rotated["mqtt_password"]):
+        assert secret not in logged
