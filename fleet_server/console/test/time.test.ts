@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDateTime, formatDuration, formatTime, siteTimeZone, zonedWallTimeToDate, zoneOffsetMinutes } from "../src/time/format";
+import { formatDateTime, formatDuration, formatTime, siteTimeZone, zonedWallTimeToDate, zoneOfSite, zoneOffsetMinutes } from "../src/time/format";
 
 describe("time-zone formatting", () => {
   const instant = "2026-03-01T14:05:09Z";
@@ -20,9 +20,11 @@ describe("time-zone formatting", () => {
     expect(zonedWallTimeToDate(2026, 3, 29, 22, 0, "Europe/Berlin").toISOString()).toBe("2026-03-29T20:00:00.000Z");
   });
 
-  it("falls back from an unknown zone", () => {
-    expect(siteTimeZone("Mars/Olympus")).not.toBe("Mars/Olympus");
-    expect(siteTimeZone("Asia/Shanghai")).toBe("Asia/Shanghai");
+  it("uses the site's zone, else the server's default", () => {
+    expect(siteTimeZone("Mars/Olympus")).toBe("Asia/Shanghai");
+    expect(siteTimeZone("Europe/Berlin")).toBe("Europe/Berlin");
+    expect(zoneOfSite({ id: "bank", timezone: "Asia/Hong_Kong" })).toBe("Asia/Hong_Kong");
+    expect(zoneOfSite(null)).toBe("Asia/Shanghai");
   });
 
   it("formats durations in both languages", () => {

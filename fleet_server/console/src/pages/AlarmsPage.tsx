@@ -3,19 +3,20 @@ import { HttpAlarmsApi, sortAlarms, ALARMS_ENDPOINT, type Alarm } from "../alarm
 import { canDispatch } from "../auth/roles";
 import { ErrorNote, Loading, useApp, useLiveVersion } from "../context";
 import { isBatteryLow, robotKey } from "../live/model";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { Link } from "../router";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 const POLL_MS = 3000;
 
 export function AlarmsPage() {
-  const { t, client, language, grants, live } = useApp();
+  const { t, client, language, grants, live, sites } = useApp();
   const api = useMemo(() => new HttpAlarmsApi(client), [client]);
   const [alarms, setAlarms] = useState<Alarm[] | null | undefined>(undefined);
   const [error, setError] = useState<Error | null>(null);
   const [showAcked, setShowAcked] = useState(false);
   const [tick, setTick] = useState(0);
   const [comments, setComments] = useState<Record<string, string>>({});
-  const zone = siteTimeZone(null);
+  const zoneOf = (siteId: string | null) => zoneOfSite(sites.find((s) => s.id === siteId));
   useLiveVersion(live, 2000);
 
   useEffect(() => {
@@ -85,14 +86,20 @@ export function AlarmsPage() {
               {sortAlarms(alarms).map((a) => (
                 <tr key={a.id} data-alarm-id={a.id} data-acknowledged={a.acknowledged_at ? "yes" : "no"} className={`severity-${a.severity}`}>
                   <td>{t(`severity.${a.severity}`)}</td>
-                  <td>{formatDateTime(a.raised_at, zone, language)}</td>
+                  <td>{formatDateTime(a.raised_at, zoneOf(a.site_id), language)}</td>
                   <td>
-                    {a.source} {a.robot ?? ""} {a.location ? `${a.location.level} (${a.location.x.toFixed(1)}, ${a.location.y.toFixed(1)})` : ""}
+                    {a.source}{" "}
+                    {a.robot && a.site_id ? (
+                      <Link to={`/sites/${encodeURIComponent(a.site_id)}?robot=${encodeURIComponent(a.robot)}`}>{a.robot}</Link>
+                    ) : (
+                      (a.robot ?? "")
+                    )}{" "}
+                    {a.location ? `${a.location.level} (${a.location.x.toFixed(1)}, ${a.location.y.toFixed(1)})` : ""}
                   </td>
                   <td>{a.message}</td>
                   <td>
                     {a.acknowledged_at ? (
-                      t("alarms.acked", { user: a.acknowledged_by ?? "?", at: formatDateTime(a.acknowledged_at, zone, language) })
+                      t("alarms.acked", { user: a.acknowledged_by ?? "?", at: formatDateTime(a.acknowledged_at, zoneOf(a.site_id), language) })
                     ) : canDispatch(grants, a.site_id ?? "") ? (
                       <span className="row">
                         <input data-testid="ack-comment" placeholder={t("alarms.comment")} value={comments[a.id] ?? ""} onChange={(e) => setComments({ ...comments, [a.id]: e.target.value })} />

@@ -2,16 +2,16 @@ import { useEffect, useState } from "react";
 import type { Mission, MissionEvent } from "../api/types";
 import { ErrorNote, Loading, useApp } from "../context";
 import { Link } from "../router";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
 export function MissionDetailPage({ missionId }: { missionId: string }) {
-  const { t, client, language } = useApp();
+  const { t, client, language, sites } = useApp();
   const [mission, setMission] = useState<Mission | null>(null);
   const [events, setEvents] = useState<MissionEvent[]>([]);
   const [error, setError] = useState<Error | null>(null);
-  const zone = siteTimeZone(null);
+  const zone = zoneOfSite(sites.find((s) => s.id === mission?.site_id));
   useEffect(() => {
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;

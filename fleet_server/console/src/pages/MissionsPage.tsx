@@ -4,7 +4,7 @@ import type { Mission, MissionPage, MissionState } from "../api/types";
 import { canDispatch } from "../auth/roles";
 import { ErrorNote, useApp } from "../context";
 import { Link } from "../router";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 const STATES: MissionState[] = ["pending", "assigned", "dispatched", "active", "paused", "completed", "failed", "cancelled"];
 const KINDS = ["patrol", "disinfection", "guidance"] as const;
@@ -34,7 +34,8 @@ export function MissionsPage() {
   const [error, setError] = useState<Error | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
-  const zone = siteTimeZone(null);
+  const zoneOf = (siteId: string) => zoneOfSite(sites.find((s) => s.id === siteId));
+  const zone = zoneOf(filters.site_id || (sites[0]?.id ?? ""));
 
   useEffect(() => {
     let cancelled = false;
@@ -157,7 +158,7 @@ export function MissionsPage() {
             const may = canDispatch(grants, m.site_id);
             return (
               <tr key={m.id} data-mission-id={m.id}>
-                <td>{formatDateTime(m.created_at, zone, language)}</td>
+                <td>{formatDateTime(m.created_at, zoneOf(m.site_id), language)}</td>
                 <td>{t(`kind.${m.kind}`)}</td>
                 <td>
                   <Link to={`/missions/${m.id}`}>{(m.spec.name as string | undefined) ?? m.id.slice(0, 8)}</Link>

@@ -6,7 +6,7 @@ import { FieldErrors } from "../components/FieldErrors";
 import { ErrorNote, useApp, useLiveVersion } from "../context";
 import { robotKey, robotStatus, type LiveRobot } from "../live/model";
 import { STATUS_COLOURS } from "../map/render";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 type Capability = components["schemas"]["Capability"];
 type Registered = components["schemas"]["RobotRegistered"];
@@ -135,12 +135,12 @@ function RegisterRobot({ onDone }: { onDone: () => void }) {
 }
 
 export function RobotsPage() {
-  const { t, live, language, feedStatus, grants, client } = useApp();
+  const { t, live, language, feedStatus, grants, client, sites } = useApp();
   useLiveVersion(live, 1000);
   const [error, setError] = useState<string | null>(null);
   const robots = [...live.robots.values()].sort((a, b) => robotKey(a).localeCompare(robotKey(b)));
   const history = useBatteryHistory(robots);
-  const zone = siteTimeZone(null);
+  const zoneOf = (siteId: string | null | undefined) => zoneOfSite(sites.find((s) => s.id === siteId));
   const admin = isAdmin(grants);
   const decommission = async (robot: LiveRobot) => {
     if (!window.confirm(t("robots.confirmDecommission", { robot: robotKey(robot) }))) return;
@@ -197,7 +197,7 @@ export function RobotsPage() {
                 <td>{r.pose?.map_id ?? "—"}</td>
                 <td className="num">{r.pose ? `${r.pose.x.toFixed(2)}, ${r.pose.y.toFixed(2)}` : "—"}</td>
                 <td>{(r.errors ?? []).map((e) => `${e.level} ${e.type}`).join(", ") || "—"}</td>
-                <td>{formatDateTime(r.last_seen, zone, language)}</td>
+                <td>{formatDateTime(r.last_seen, zoneOf(r.site_id), language)}</td>
                 {admin && (
                   <td>
                     <button type="button" className="danger" onClick={() => decommission(r)}>

@@ -15,7 +15,7 @@ import {
   type Frequency,
   type Recurrence,
 } from "../schedules/rrule";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 function todayAt(hour: number): string {
   const d = new Date();
@@ -37,7 +37,7 @@ export function SchedulesPage() {
   const [saved, setSaved] = useState<Schedule[] | null | undefined>(undefined);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [loadError, setLoadError] = useState<Error | null>(null);
-  const zone = siteTimeZone(null);
+  const zone = zoneOfSite(sites.find((s) => s.id === siteId));
 
   useEffect(() => {
     setMissionText(JSON.stringify({ kind: "patrol", site: siteId, checkpoints: [], rounds: 1, dwell_s: 10 }, null, 2));

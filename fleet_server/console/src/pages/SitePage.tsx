@@ -9,7 +9,7 @@ import { robotKey, robotStatus, type LiveRobot } from "../live/model";
 import { applyPick, emptyPatrol, type MissionForm } from "../missions/form";
 import { STATUS_COLOURS, type Layers } from "../map/render";
 import { levelCanvasFrame } from "../map/transform";
-import { formatDateTime, siteTimeZone } from "../time/format";
+import { formatDateTime, zoneOfSite } from "../time/format";
 
 // A table of hundreds of rows re-rendered twice a second would cost more than the map.
 const MAX_LISTED_ROBOTS = 50;
@@ -52,7 +52,8 @@ export function SitePage({ siteId }: { siteId: string }) {
   );
   const [levelName, setLevelName] = useState<string | null>(null);
   const [layers, setLayers] = useState<Layers>({ graph: true, zones: true, labels: true });
-  const [selected, setSelected] = useState<string | null>(null);
+  // `?robot=manufacturer/serial` (from an alarm) opens the view with that robot selected.
+  const [selected, setSelected] = useState<string | null>(() => new URLSearchParams(window.location.search).get("robot"));
   const [form, setForm] = useState<MissionForm>(() => emptyPatrol(siteId));
   const [fitNonce, setFitNonce] = useState(0);
   const mayDispatch = canDispatch(app.grants, siteId);
@@ -103,7 +104,7 @@ export function SitePage({ siteId }: { siteId: string }) {
   }
   if (form.kind === "guidance") for (const ref of [form.from, form.to]) if (ref && byRef.get(ref)) picks.push(byRef.get(ref)!.id);
 
-  const zone = siteTimeZone(null);
+  const zone = zoneOfSite(site);
   const route = routeOf(robotMission.data, byRef);
   return (
     <div className="site-page">

@@ -3,16 +3,20 @@
 
 import type { Language } from "../i18n/i18n";
 
+/** The zone of a site that names none: the server's default for schedules too
+ * (fleet_server/schedules/service.py DEFAULT_TIMEZONE). */
 export const DEFAULT_TIME_ZONE = "Asia/Shanghai";
 
-/** The zone to show a site's times in: the site's, else the browser's, else Shanghai. */
+/** The zone to show a site's times in: the site's own when it names a valid one. */
 export function siteTimeZone(siteZone: string | null | undefined): string {
-  if (siteZone && isValidTimeZone(siteZone)) return siteZone;
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || DEFAULT_TIME_ZONE;
-  } catch {
-    return DEFAULT_TIME_ZONE;
-  }
+  return siteZone && isValidTimeZone(siteZone) ? siteZone : DEFAULT_TIME_ZONE;
+}
+
+/** A site's zone from its API record (`timezone` once sites carry one). */
+export function zoneOfSite(site: object | null | undefined): string {
+  const record = (site ?? {}) as { timezone?: unknown; time_zone?: unknown };
+  const zone = typeof record.timezone === "string" ? record.timezone : typeof record.time_zone === "string" ? record.time_zone : null;
+  return siteTimeZone(zone);
 }
 
 export function isValidTimeZone(zone: string): boolean {
