@@ -116,8 +116,13 @@ class ReleasePlanner:
         return prepared
 
     def on_node(self, robot: str, node_index: int) -> list[tuple[str, Order]]:
-        """``robot`` traversed node ``node_index``: the updates to send now, to any robot."""
-        if robot in self._released:
+        """``robot`` traversed node ``node_index``: the updates to send now, to any robot.
+
+        Ignored while a rerouted robot has not taken its new order yet: until then its
+        reports are about the old order's nodes.
+        """
+        entry = self._released.get(robot)
+        if entry is not None and not entry.awaiting_order:
             self.manager.on_progress(robot, node_index)
         return self.advance()
 
@@ -163,6 +168,8 @@ class ReleasePlanner:
         ``new_order_id(robot, compiled)`` names the new order of a robot that must step
         aside; ``unfinished[robot]`` lists actionIds of its mission not yet FINISHED or
         FAILED (those on the node it stands on are run again when it comes back).
+        Robots that merely stop waiting at a refuge get their updates from the next
+        :meth:`advance`.
         """
         reroutes: list[Reroute] = []
         for cycle in self.manager.detect_deadlock():

@@ -27,6 +27,7 @@ from sim.adapter import SimAdapter, SimSurroundings
 from sim.kinematic import KinematicRobot
 from tests.support.orders import action, instant
 from tests.unit.fleet_server.traffic.traffic_support import fixture_site
+from tests.unit.missions.compiler.compiler_support import clinic_with_rooms
 
 BY_NODES = TrafficConfig(lookahead_nodes=3, lookahead_m=100.0)
 
@@ -315,3 +316,47 @@ def test_two_agents_head_on_through_the_lift_break_the_deadlock(clinic: Site) ->
     assert [r.compiled is not None for r in run.reroutes] == [True]
     assert run.min_gap_m > 1.0
     assert run.reroutes[0].robot == "a"  # priority 0 against 1
+
+
+def test_dwell_points_off_the_graph_hold_the_waypoint_they_hang_from(clinic: Site) -> None:
+    rooms = clinic_with_rooms(clinic)
+    mission = parse_mission(
+        {
+            "kind": "disinfection",
+            "site": "clinic",
+            "method": "uv",
+            "targets": [{"room": "treatment_1"}],
+            "dwell_points_per_room": 3,
+        }
+    )
+    uv = profile("uv").model_copy(
+        update={"capabilities": ("uv_disinfection",), "uv_irradiance_at_1m_mw_cm2": 2.67}
+    )
+    compiled = compile_mission(
+        mission, rooms, uv, start=StartPose(waypoint="L1_left_nurse_center"), order_id="uv"
+    )
+    free = [i for i, w in enumerate(compiled.node_waypoints) if w is None]
+    assert len(free) >= 2
+    manager = TrafficManager(rooms, BY_NODES, check_invariants=True)
+    manager.plan("uv", compiled)
+    path = manager.path("uv")
+    for i in free:
+        before = [w for w in compiled.node_waypoints[:i] if w is not None][-1]
+        assert path.anchors[i] == before
+        assert path.occupies[i] == {f"waypoint:{before}"}
+    anchor = path.anchors[free[0]]
+    manager.plan("other", TrafficPath.from_waypoints([anchor], manager.resources))
+    here = 0
+    while (release := manager.request_release("uv", here)) > here:
+        here = release
+        manager.on_progress("uv", here)
+    assert compiled.node_waypoints[free[0] - 1] == anchor  # the hop starts at the anchor
+    assert here == free[0] - 2 and manager.waits_for() == {"uv": "other"}
+    # Alone, the planner releases it through every dwell point to the end.
+    planner = ReleasePlanner(TrafficManager(rooms, BY_NODES, check_invariants=True))
+    planner.start("uv", compiled).order()
+    node = 0
+    while node < len(compiled.nodes) - 1:
+        node = planner.manager.released_through("uv")
+        planner.on_node("uv", node)
+    assert (planner.compiled("uv").last_update_id or 0) >= 2
