@@ -1,11 +1,9 @@
 """Raising alarms from live events, off the hot path.
 
 Listeners on the live fleet and the order publisher run on the event loop and only queue
-changes (`RaiseAlarm`, `ClearAlarms`); a writer task applies the queue every
-`batch_window_s` in one transaction on a worker thread, then tells this service's own
-listeners (e.g. the live stream) what was committed. Robot errors are compared with what
-each robot reported before, so a state message at 10 Hz with a standing error costs one
-set lookup.
+changes (`RaiseAlarm`, `ClearAlarms`) with the writer, which stores them in batches. Robot
+errors are compared with what each robot reported before, so a state message at 10 Hz with
+a standing error costs one set lookup.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -36,7 +33,8 @@ from fleet_server.alarms.model import (
     robot_label,
     unregistered_key,
 )
-from fleet_server.alarms.store import apply_change, uncleared_keys
+from fleet_server.alarms.store import uncleared_keys
+from fleet_server.alarms.writer import BATCH_WINDOW_S, AlarmCounters, AlarmWriter
 from fleet_server.db import Database
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.robots.directory import RegisteredRobot, RobotDirectory
@@ -44,25 +42,10 @@ from missions.vda5050 import Error, InstantActions, Order
 
 log = logging.getLogger(__name__)
 
-BATCH_WINDOW_S = 0.2
-MAX_QUEUED = 10_000
-"""Changes waiting for the database; beyond this (a long outage) new ones are dropped."""
 UNREGISTERED_PER_MINUTE = 10
 """New "unregistered robot" alarms per minute; a client inventing identities gets no more."""
 UNREGISTERED_RECHECK_S = 600.0
 MAX_TRACKED_UNREGISTERED = 10_000
-
-
-@dataclass
-class AlarmCounters:
-    """What the service did, for /metrics and tests."""
-
-    queued: int = 0
-    raised: int = 0
-    cleared: int = 0
-    dropped: int = 0
-    failed: int = 0
-    unregistered_suppressed: int = 0
 
 
 def _now() -> datetime:
@@ -84,12 +67,9 @@ class AlarmService:
         self.db = db
         self.live = live
         self.directory = directory
-        self.batch_window_s = batch_window_s
         self._monotonic = monotonic
         self.counters = AlarmCounters()
-        self._queue: list[AlarmChange] = []
-        self._wake = asyncio.Event()
-        self._listeners: list[AlarmListener] = []
+        self.writer = AlarmWriter(db, self.counters, batch_window_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remove_listeners: list[Callable[[], None]] = []
         self._errors: dict[RobotKey, set[str]] = {}
@@ -99,46 +79,19 @@ class AlarmService:
         self._bucket = float(UNREGISTERED_PER_MINUTE)
         self._bucket_at = monotonic()
 
-    # -- listeners -----------------------------------------------------------------------
+    # -- listeners and queueing ------------------------------------------------------------
 
     def add_listener(self, listener: AlarmListener) -> Callable[[], None]:
-        """Call listener(event) on the event loop after each committed change; returns a remover."""
-        self._listeners = [*self._listeners, listener]
-
-        def remove() -> None:
-            self._listeners = [x for x in self._listeners if x is not listener]
-
-        return remove
-
-    def _announce(self, events: list[AlarmEvent]) -> None:
-        for event in events:
-            for listener in self._listeners:
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception(
-                        "alarm listener failed on %s of alarm %s", event.kind, event.alarm.id
-                    )
+        """Call listener(event) on the event loop after each committed change (raised,
+        cleared, acknowledged); returns a function that removes it."""
+        return self.writer.add_listener(listener)
 
     def announce_from_thread(self, event: AlarmEvent) -> None:
         """Announce a change committed elsewhere (e.g. an acknowledgement by the API)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._announce, [event])
-
-    # -- queueing (event loop) -----------------------------------------------------------
+        self.writer.announce_from_thread(event)
 
     def _enqueue(self, change: AlarmChange) -> None:
-        if len(self._queue) >= MAX_QUEUED:
-            self.counters.dropped += 1
-            if self.counters.dropped % 1000 == 1:
-                log.warning(
-                    "alarm queue full (database unreachable?): dropped %s", self.counters.dropped
-                )
-            return
-        self._queue.append(change)
-        self.counters.queued += 1
-        self._wake.set()
+        self.writer.enqueue(change)
 
     def robot_registered(self, robot: RobotKey) -> None:
         """Clear the robot's "unregistered" alarm (thread-safe; call after the commit)."""
@@ -171,7 +124,7 @@ class AlarmService:
 
     def _compare_errors(self, robot: RobotLive) -> None:
         entry = self.directory.get(robot.key)
-        if entry is None or robot.state is None:
+        if entry is None or entry.decommissioned or robot.state is None:
             return
         now = _now()
         current = {error_key(robot.key, e): e for e in robot.state.errors}
@@ -286,7 +239,7 @@ class AlarmService:
             )
         )
 
-    # -- the writer ----------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def load_known_errors(self, session: Session) -> None:
         """Remember uncleared robot-error alarms: a restart neither repeats nor forgets them."""
@@ -294,52 +247,13 @@ class AlarmService:
             if manufacturer is not None and serial is not None:
                 self._errors.setdefault((manufacturer, serial), set()).add(key)
 
-    def _write(self, changes: list[AlarmChange]) -> list[AlarmEvent]:
-        with self.db.session() as session:
-            try:
-                events = [e for change in changes for e in apply_change(session, change)]
-                session.commit()
-                return events
-            except Exception:
-                session.rollback()
-                log.exception("storing %s alarm changes failed; retrying one by one", len(changes))
-        # One bad change (e.g. its site was deleted meanwhile) must not block the others.
-        events = []
-        for change in changes:
-            with self.db.session() as session:
-                try:
-                    found = apply_change(session, change)
-                    session.commit()
-                    events += found
-                except Exception:
-                    self.counters.failed += 1
-                    log.exception("dropped alarm change %s", type(change).__name__)
-        return events
-
     async def flush(self) -> None:
         """Store everything queued so far and announce it."""
-        changes, self._queue = self._queue, []
-        if not changes:
-            return
-        events = await asyncio.to_thread(self._write, changes)
-        self.counters.raised += sum(e.kind == "alarm.raised" for e in events)
-        self.counters.cleared += sum(e.kind == "alarm.cleared" for e in events)
-        self._announce(events)
-
-    async def run(self) -> None:
-        """Flush the queue a short window after something was queued, until cancelled."""
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.batch_window_s)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("alarm writer failed")
+        await self.writer.flush()
 
     def start(self) -> None:
         """Listen to the live fleet (call on the event loop); robots online already are checked."""
-        self._loop = asyncio.get_running_loop()
+        self._loop = self.writer.loop = asyncio.get_running_loop()
         self._remove_listeners = [
             self.live.add_listener(self._on_robot_event),
             self.directory.add_listener(self._on_directory_change),
@@ -368,7 +282,7 @@ async def running_alarms(
 
     await asyncio.to_thread(load)
     service.start()
-    writer = asyncio.create_task(service.run(), name="alarm-writer")
+    writer = asyncio.create_task(service.writer.run(), name="alarm-writer")
     try:
         yield service
     finally:
