@@ -1,7 +1,7 @@
 // What every page shares: the API client, the session, the signed-in user, the language,
 // the sites the user may see and the live fleet.
 
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useMemo, useRef, useState } from "react";
 import type { ApiClient } from "./api/client";
 import type { ConsoleConfig, RoleGrant, Site, User } from "./api/types";
 import type { Session } from "./auth/session";
@@ -96,7 +96,7 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
         setState({ data: null, error: error instanceof Error ? error : new Error(String(error)), loading: false }),
     );
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // The caller's deps decide when to load again; `load` is a new closure every render.
   }, [...deps, nonce]);
   return { ...state, reload: () => setNonce((n) => n + 1) };
 }
@@ -117,4 +117,3 @@ export function makeTranslate(language: Language): Translate {
   return translator(language);
 }
 
-export type { ReactNode };

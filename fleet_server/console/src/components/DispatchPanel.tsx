@@ -260,7 +260,7 @@ function useTravelTimes(siteId: string, refs: string[]): number[] {
     return () => {
       cancelled = true;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `key` stands for `refs` by value: a new array with the same places must not refetch.
   }, [client, siteId, key]);
   return legs;
 }
