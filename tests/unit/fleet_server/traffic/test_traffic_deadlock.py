@@ -17,8 +17,11 @@ from tests.unit.fleet_server.traffic.traffic_support import (
     Stepper,
     corridor_site,
     fixture_site,
+    lane,
+    make_site,
     ring_site,
     waypoint_path,
+    wp,
 )
 
 CORRIDOR = corridor_site(6)
@@ -138,3 +141,63 @@ def test_head_on_on_the_clinic_corridor_both_finish() -> None:
     assert outcome.deadlocks_seen >= 1
     assert outcome.resolutions[0].robot == "a"
     assert m.resources.is_refuge(outcome.resolutions[0].refuge or "")
+
+
+def test_a_robot_queued_behind_the_cycle_makes_room_when_no_member_can_move() -> None:
+    # a heads east; b and c head west, c right behind b. Both pockets are past c.
+    points = [wp(f"c{i}", 3.0 * i, 0.0) for i in range(7)]
+    points += [wp("h5", 15.0, 3.0, holding=True), wp("g5", 15.0, -3.0, holding=True)]
+    lanes = [lane(f"c{i}", f"c{i + 1}") for i in range(6)] + [
+        lane("c5", "h5"),
+        lane("c5", "g5"),
+    ]
+    site = make_site(points, lanes)
+    m = TrafficManager(site, check_invariants=True)
+    m.plan("a", waypoint_path(site, *(f"c{i}" for i in range(7))), priority=2)
+    m.plan("b", waypoint_path(site, "c4", "c3", "c2", "c1", "c0"), priority=0)
+    m.plan("c", waypoint_path(site, "c5", "c4", "c3", "c2", "c1"), priority=1)
+    outcome = Stepper(m).run(300)
+    assert sorted(outcome.finished) == ["a", "b", "c"]
+    first = outcome.resolutions[0]
+    assert first.cycle == ("a", "b") and first.robot == "c"  # neither a nor b could move
+    assert {r.refuge for r in outcome.resolutions} == {"h5", "g5"}
+
+
+def test_without_holding_points_any_waypoint_off_everybodys_way_will_do() -> None:
+    points = [wp(f"c{i}", 3.0 * i, 0.0) for i in range(6)] + [wp("side", 12.0, 3.0)]
+    lanes = [lane(f"c{i}", f"c{i + 1}") for i in range(5)] + [lane("c4", "side")]
+    site = make_site(points, lanes)
+    m = head_on(site)
+    outcome = Stepper(m).run(200)
+    assert sorted(outcome.finished) == ["a", "b"]
+    assert [r.refuge for r in outcome.resolutions] == ["side"]
+
+
+def test_stepping_aside_does_not_jump_the_queue_for_a_door() -> None:
+    # The nearest pocket p is behind door dx, for which q_robot queues; a must take the
+    # far pocket q instead.
+    points = [wp(f"c{i}", 3.0 * i, 0.0) for i in range(4)]
+    points += [wp("p", 6.0, 3.0, holding=True), wp("q", 0.0, 3.0, holding=True)]
+    points += [
+        wp(n, x, y) for n, x, y in (("e0", 20, 0), ("e1", 23, 0), ("f0", 20, 5), ("f1", 23, 5))
+    ]
+    lanes = [lane("c0", "c1"), lane("c1", "c2"), lane("c2", "c3"), lane("c0", "q")]
+    lanes += [lane("c2", "p", door="dx"), lane("e0", "e1", door="dx"), lane("f0", "f1", door="dx")]
+    site = make_site(points, lanes)
+    m = TrafficManager(site, check_invariants=True)
+    m.plan("h_robot", waypoint_path(site, "f0", "f1"))
+    assert m.request_release("h_robot", 0) == 1  # holds the door, stays put
+    m.plan("q_robot", waypoint_path(site, "e0", "e1"))
+    assert m.request_release("q_robot", 0) == 0
+    assert m.queue("door:dx") == ("q_robot",)
+    m.release_all("h_robot")  # the door is free, but q_robot is first in line for it
+    m.plan("a", waypoint_path(site, "c1", "c2", "c3"), priority=1)
+    m.plan("b", waypoint_path(site, "c3", "c2", "c1", "c0"), priority=0)
+    assert m.request_release("a", 0) == 1
+    assert m.request_release("b", 0) == 0
+    m.on_progress("a", 1)
+    assert m.request_release("a", 1) == 1
+    assert m.detect_deadlock() == [("a", "b")]
+    resolution = m.resolve(("a", "b"))
+    assert (resolution.robot, resolution.refuge) == ("a", "q")  # b is boxed in
+    assert resolution.detour == ("c1", "c0", "q", "c0", "c1")
