@@ -29,7 +29,7 @@ export interface Alarm {
 
 export interface AlarmsApi {
   /** Alarms, or null when the server offers no alarms API. */
-  list(options: { siteId?: string; includeAcknowledged?: boolean }): Promise<Alarm[] | null>;
+  list(options: { siteId?: string; robot?: string; includeAcknowledged?: boolean; limit?: number }): Promise<Alarm[] | null>;
   acknowledge(id: number | string, comment: string): Promise<Alarm>;
 }
 
@@ -38,9 +38,11 @@ export const ALARMS_ENDPOINT = "/api/v1/alarms";
 export class HttpAlarmsApi implements AlarmsApi {
   constructor(private readonly client: ApiClient) {}
 
-  async list(options: { siteId?: string; includeAcknowledged?: boolean }): Promise<Alarm[] | null> {
+  async list(options: { siteId?: string; robot?: string; includeAcknowledged?: boolean; limit?: number }): Promise<Alarm[] | null> {
     const query = new URLSearchParams();
     if (options.siteId) query.set("site_id", options.siteId);
+    if (options.robot) query.set("robot", options.robot);
+    if (options.limit) query.set("limit", String(options.limit));
     if (!options.includeAcknowledged) query.set("acknowledged", "false");
     try {
       const body = await this.client.requestJson("GET", `${ALARMS_ENDPOINT}?${query}`);

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import type { Mission, Point, SiteGraph, Waypoint } from "../api/types";
 import { Link } from "../router";
+import { HttpAlarmsApi, type Alarm } from "../alarms/api";
 import { canDispatch } from "../auth/roles";
 import { DispatchPanel } from "../components/DispatchPanel";
 import { SiteCanvas } from "../components/SiteCanvas";
@@ -74,6 +75,15 @@ export function SitePage({ siteId }: { siteId: string }) {
   useLiveVersion(app.live, 500);
   const selectedRobot = selected ? app.live.robots.get(selected) ?? null : null;
   const missionId = selectedRobot?.mission_id ?? null;
+  const robotAlarms = useLoad(
+    () =>
+      selectedRobot
+        ? new HttpAlarmsApi(client)
+            .list({ siteId, robot: selectedRobot.serial_number, includeAcknowledged: true, limit: 5 })
+            .catch(() => null)
+        : Promise.resolve(null),
+    [selected],
+  );
   // The order a robot runs carries its mission's id (fleet_server/missions/runtime.py).
   const robotMission = useLoad(
     (signal) =>
@@ -166,7 +176,7 @@ export function SitePage({ siteId }: { siteId: string }) {
         <section className="card">
           <h2>{t("site.robots")}</h2>
           {selectedRobot ? (
-            <RobotDetail robot={selectedRobot} mission={robotMission.data} zone={zone} onClose={() => setSelected(null)} />
+            <RobotDetail robot={selectedRobot} mission={robotMission.data} alarms={robotAlarms.data} zone={zone} onClose={() => setSelected(null)} />
           ) : (
             <p className="muted">{t("site.noRobotSelected")}</p>
           )}
@@ -210,7 +220,8 @@ function routeOf(mission: Mission | null, byRef: Map<string, Waypoint>): string[
   return refs;
 }
 
-function RobotDetail({ robot, mission, zone, onClose }: { robot: LiveRobot; mission: Mission | null; zone: string; onClose: () => void }) {
+function RobotDetail(props: { robot: LiveRobot; mission: Mission | null; alarms: Alarm[] | null; zone: string; onClose: () => void }) {
+  const { robot, mission, alarms, zone, onClose } = props;
   const { t, language } = useApp();
   const status = robotStatus(robot);
   return (
@@ -243,6 +254,18 @@ function RobotDetail({ robot, mission, zone, onClose }: { robot: LiveRobot; miss
         <dt>{t("site.robot.lastSeen")}</dt>
         <dd>{formatDateTime(robot.last_seen, zone, language)}</dd>
       </dl>
+      {alarms && alarms.length > 0 && (
+        <>
+          <strong>{t("site.robot.alarms")}</strong>
+          <ul className="robot-alarms" data-testid="robot-alarms">
+            {alarms.map((a) => (
+              <li key={String(a.id)} className={`severity-${a.severity}`}>
+                {formatDateTime(a.raised_at, zone, language)} {t(`severity.${a.severity}`)}: {a.message}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
       {robot.errors && robot.errors.length > 0 && (
         <ul className="field-errors">
           {robot.errors.map((e, i) => (
