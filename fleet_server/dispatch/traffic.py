@@ -464,6 +464,19 @@ class TrafficManager:
             if blocker is not None
         }
 
+    def idle_in_the_way(self) -> dict[str, list[str]]:
+        """Robots at the end of their path that others wait for -> those others.
+
+        Such a robot waits for nobody, so no cycle shows it; the dispatcher has to give it
+        somewhere to go (a dock, a charger, a holding point) for the others to pass.
+        """
+        out: dict[str, list[str]] = {}
+        for robot, blocker in sorted(self.waits_for().items()):
+            st = self._robots[blocker]
+            if st.current == st.plan.last:
+                out.setdefault(blocker, []).append(robot)
+        return out
+
     def _stopped(self, robot: str) -> bool:
         st = self._robots[robot]
         return st.current == st.released
@@ -486,10 +499,14 @@ class TrafficManager:
         """Break a deadlock: the lowest-priority robot of ``cycle`` that can, steps aside.
 
         It goes to the nearest free holding point or parking spot it can reach without
-        crossing a resource another robot holds (preferring one no other robot still has to
-        pass), then back to where it stood and on along its path; its plan is replaced by
-        that (:attr:`Resolution.path`). Raises :class:`DeadlockUnresolved` if no robot of
-        the cycle has such a place.
+        crossing a resource another robot holds or one others queue for (preferring a
+        refuge, and a way there, that no other robot still has to pass; failing any, a
+        plain waypoint off everybody's way), then back to where it stood and on along its
+        path; its plan is replaced by that (:attr:`Resolution.path`), and it stays at the
+        refuge until the robots it made way for no longer need its way back. If no robot
+        of the cycle can, a robot standing in line behind the cycle does. If a robot of
+        the cycle is one waiting at its refuge, it just stops waiting (``refuge`` None).
+        Raises :class:`DeadlockUnresolved` when nobody can move now (try again later).
         """
         members = tuple(cycle)
         if tuple(sorted(members)) not in {tuple(sorted(c)) for c in self.detect_deadlock()}:

@@ -11,20 +11,27 @@ event loop; the planner is synchronous and does no I/O):
 
 1. Build ``TrafficManager(site)`` and ``ReleasePlanner(manager)`` per site when the site is
    loaded (``SiteStore.load``); keep them with the runtime, keyed by site id.
-2. ``_send_initial``: instead of ``compiled.order()``, call
+2. Robots without a mission still stand somewhere on the graph: plan each one standing
+   where it is when it comes online, ``manager.plan(robot_id, TrafficPath.from_waypoints(
+   [waypoint], manager.resources))``, so others wait instead of driving into it, and send
+   robots listed by ``manager.idle_in_the_way()`` to a dock or holding point.
+   ``_send_initial``: instead of ``compiled.order()``, call
    ``prepared = planner.start(robot_id, compiled, priority=PRIORITY[mission.priority],
    robot_class=run.profile.robot_class, release_cap=compiled.meeting_node_index)``, store
    ``prepared`` as ``run.compiled`` and publish ``prepared.order()``. ``robot_id`` is any
    stable string, e.g. ``f"{manufacturer}/{serial}"``. Guidance: when
    ``guideWaitForPerson`` finishes, ``planner.set_release_cap(robot_id, None)`` replaces
-   ``compiled.next_order_update(None)``.
+   ``compiled.next_order_update(None)``. ``start`` raises ``ReservationConflict`` if
+   another robot's reservation covers where the robot stands: leave the mission pending
+   and try again on a later tick.
 3. ``ProgressKind.NODE``: the node index is ``state.lastNodeSequenceId // 2`` (node ``i``
    has sequenceId ``2 i``); call ``planner.on_node(robot_id, index)`` and publish every
    ``(robot_id, order)`` it returns, each to its own robot (progress of one robot can free
    the way for another). Call ``planner.advance()`` on every runtime tick as well.
-4. Mission ends (completed, failed, cancelled, robot gone): ``planner.finish(robot_id)``
-   and publish what it returns. Patrol ``until_stopped``: ``finish`` the round, then
-   ``start`` the next round's compiled mission.
+4. Mission ends (completed, failed, cancelled): ``planner.finish(robot_id)`` (the robot
+   keeps the place it stands on) and publish what it returns; a robot taken off the site
+   or decommissioned: ``planner.finish(robot_id, keep_standing=False)``. Patrol
+   ``until_stopped``: ``finish`` the round, then ``start`` the next round's mission.
 5. On every tick after ``advance``: ``planner.resolve_deadlocks(new_order_id)``. For each
    :class:`Reroute` with an ``order``: send ``cancelOrder`` to that robot, and once the
    cancellation is reported FINISHED send ``reroute.order`` (a new order from where the
@@ -45,7 +52,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet_server.dispatch.traffic import Resolution, TrafficManager
+from fleet_server.dispatch.traffic import Resolution, TrafficManager, TrafficPath
 from fleet_server.dispatch.traffic_errors import DeadlockUnresolved
 from fleet_server.dispatch.traffic_resources import SiteResources
 from missions.compiler import CompiledMission
@@ -131,10 +138,25 @@ class ReleasePlanner:
         self.manager.set_release_cap(robot, release_cap)
         return self.advance()
 
-    def finish(self, robot: str) -> list[tuple[str, Order]]:
-        """``robot``'s mission ended: free its reservations; the updates others get now."""
+    def finish(self, robot: str, *, keep_standing: bool = True) -> list[tuple[str, Order]]:
+        """``robot``'s mission ended: free its reservations; the updates others get now.
+
+        With ``keep_standing`` the robot keeps the place it stands on (the node it was
+        last reported at), as a plan of that one node, so nobody is released into it;
+        the next :meth:`start` replaces that. Without, it is forgotten (it left the graph).
+        """
         self._released.pop(robot, None)
-        self.manager.release_all(robot)
+        if keep_standing and robot in self.manager.robots:
+            path = self.manager.path(robot)
+            here = self.manager.current_node(robot)
+            standing = TrafficPath(
+                node_ids=(path.path.node_ids[here],),
+                waypoints=(path.anchors[here],),
+                lengths_m=(),
+            )
+            self.manager.plan(robot, standing, priority=self.manager.priority(robot))
+        else:
+            self.manager.release_all(robot)
         return self.advance()
 
     def order_taken(self, robot: str) -> list[tuple[str, Order]]:

@@ -51,6 +51,7 @@ def test_stops_before_a_waypoint_another_robot_holds_and_waits_for_it() -> None:
     assert m.waits_for() == {"a": "b"}
     assert m.blocked_on()["a"] == ("waypoint:c3", "b")
     assert m.detect_deadlock() == []  # b waits for nobody
+    assert m.idle_in_the_way() == {"b": ["a"]}
     m.release_all("b")
     assert m.request_release("a", 0) == 3
 

@@ -98,8 +98,16 @@ def test_one_robot_moving_on_frees_the_way_for_another(clinic: Site) -> None:
     assert manager.waits_for() == {"b": "a"}
     updates = planner.on_node("a", 1)  # a left 396 behind
     assert [(robot, o.order_update_id) for robot, o in updates] == [("b", 1), ("a", 1)]
-    updates = planner.finish("a")
-    assert [robot for robot, _ in updates] == ["b"]
+    planner.on_node("a", 3)
+    planner.on_node("a", 5)
+    planner.finish("a")  # a stands at node 5 (L1:402), keeping it
+    assert manager.holds("a") == {"waypoint:L1:402"}
+    assert manager.path("a").last == 0
+    snap = json.loads(json.dumps(planner.snapshot()))
+    assert [row["robot"] for row in snap["robots"]] == ["a", "b"]
+    assert snap["robots"][0]["order_id"] is None
+    planner.finish("a", keep_standing=False)  # a left the site
+    assert "a" not in manager.robots
     snap = json.loads(json.dumps(planner.snapshot()))
     assert [row["robot"] for row in snap["robots"]] == ["b"]
     assert snap["robots"][0]["order_id"] == "b-p"
