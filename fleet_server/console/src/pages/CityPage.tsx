@@ -5,6 +5,7 @@ import { robotStatus, type LiveRobot } from "../live/model";
 import { fitZoom, lonLatToWorld, metresPerPixel, tilesFor, tileUrl } from "../map/geo";
 import { niceScaleLength } from "../map/transform";
 import { Link, navigate } from "../router";
+import { HttpAlarmsApi } from "../alarms/api";
 
 interface Counts {
   online: number;
@@ -44,8 +45,36 @@ function useSize(): [React.RefObject<HTMLDivElement | null>, { width: number; he
   return [ref, size];
 }
 
+/** Open (unacknowledged) alarms per site, re-read every 10 s; empty without an alarms API. */
+function useOpenAlarmCounts(): Map<string, number> {
+  const { client } = useApp();
+  const [counts, setCounts] = useState(new Map<string, number>());
+  useEffect(() => {
+    const api = new HttpAlarmsApi(client);
+    let cancelled = false;
+    const load = () =>
+      api
+        .list({ includeAcknowledged: false, limit: 200 })
+        .then((alarms) => {
+          if (cancelled) return;
+          const next = new Map<string, number>();
+          for (const a of alarms ?? []) if (a.site_id) next.set(a.site_id, (next.get(a.site_id) ?? 0) + 1);
+          setCounts(next);
+        })
+        .catch(() => undefined);
+    void load();
+    const timer = setInterval(load, 10_000);
+    return () => {
+      cancelled = true;
+      clearInterval(timer);
+    };
+  }, [client]);
+  return counts;
+}
+
 export function CityPage() {
   const { t, sites, live, config } = useApp();
+  const alarmCounts = useOpenAlarmCounts();
   useLiveVersion(live, 1000);
   const [ref, size] = useSize();
   const placed = sites.filter((s) => s.geo_anchor);
@@ -82,6 +111,7 @@ export function CityPage() {
                 <em className="c-busy">{t("city.robotsBusy", { n: counts.busy })}</em>
                 <em className="c-charging">{t("city.robotsCharging", { n: counts.charging })}</em>
                 <em className="c-offline">{t("city.robotsOffline", { n: counts.offline })}</em>
+                <em className="c-alarms">{t("city.alarms", { n: alarmCounts.get(site.id) ?? 0 })}</em>
               </span>
             </button>
           );
