@@ -273,14 +273,14 @@ class Progress:
     def __post_init__(self) -> None:
         self._tty = bool(self.out is not None and self.out.isatty())
 
-    def show(self, t: float, now: datetime, submitted: list[Submitted], done: int) -> None:
+    def show(self, t: float, now: datetime, submitted: list[Submitted]) -> None:
         """Report where the run is."""
         if self.out is None:
             return
         share = min(1.0, t / self.duration_s)
         line = (
             f"sim {now:%H:%M:%S} {share:4.0%} ({t:.0f}/{self.duration_s:.0f} s) "
-            f"missions {len(submitted)} created, {done} finished"
+            f"missions {len(submitted)} created"
         )
         if self._tty:
             bar = "#" * int(share * 20)
@@ -392,7 +392,7 @@ async def _drive(
             except ScenarioRunError as exc:
                 log.warning("mission %s not created: %s", mission.entry, exc)
                 submitted.append(Submitted(mission.entry, kind, mission.at_s, None, str(exc)))
-        progress.show(t, run.scenario.file.start + timedelta(seconds=t), submitted, 0)
+        progress.show(t, run.scenario.file.start + timedelta(seconds=t), submitted)
         if t >= duration:
             break
         await asyncio.sleep(0.05)
