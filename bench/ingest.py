@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import heapq
 import json
 import math
@@ -435,6 +436,17 @@ class _Measure:
         self.latencies_ms: list[float] = []
         self.states = 0
         self.visualizations = 0
+        # Pauses of the cyclic GC by generation: a full collection stops the ingest.
+        self.gc_pauses_ms: tuple[list[float], list[float], list[float]] = ([], [], [])
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            pause_ms = (time.perf_counter() - self._gc_started) * 1000.0
+            self.gc_pauses_ms[info["generation"]].append(pause_ms)
 
     def on_event(self, event: str, robot: RobotLive) -> None:
         if event == RobotEvent.STATE and robot.state is not None:
@@ -467,6 +479,10 @@ async def _serve(pipe: Pipe, port: int) -> None:
         command = await asyncio.to_thread(pipe.recv)
         if command == "stats":
             pipe.send((measure.states, measure.visualizations, link.counters.received))
+        elif command == "mark":  # the measured window starts: forget startup's collections
+            for pauses in measure.gc_pauses_ms:
+                pauses.clear()
+            pipe.send("marked")
         elif command == "result":
             lat = sorted(measure.latencies_ms)
             pipe.send(
@@ -479,6 +495,10 @@ async def _serve(pipe: Pipe, port: int) -> None:
                     "p50_ms": _quantile(lat, 0.50),
                     "p99_ms": _quantile(lat, 0.99),
                     "max_ms": lat[-1] if lat else math.nan,
+                    "gc": [
+                        (len(p), round(sum(p), 1), round(max(p, default=0.0), 1))
+                        for p in measure.gc_pauses_ms
+                    ],
                     "robots_live": len(live),
                 }
             )
@@ -594,6 +614,7 @@ def run(robots: int, duration: float, publishers: int, seed: int) -> dict[str, A
         for pub in pubs:
             pub.pipe.send(("go", t0, duration))
         time.sleep(max(0.0, t0 - time.time()))
+        server.ask("mark")
         cpu_start = {
             "server": _cpu_seconds([server_proc]),
             "raw": _cpu_seconds([raw_proc]),
@@ -657,6 +678,8 @@ def run(robots: int, duration: float, publishers: int, seed: int) -> dict[str, A
             "ingested": ingested,
             "raw_received": raw_count,
             "max_ms": round(result["max_ms"], 2),
+            # per GC generation: collections, total ms, longest ms (server, from t0 on)
+            "server_gc": result["gc"],
             "rejected": result["rejected"],
             "handler_errors": result["handler_errors"],
             "raw_cpu_pct": round(100 * (cpu["raw"] - cpu_start["raw"]) / window, 1),
