@@ -49,7 +49,6 @@ class RobotLive:
     last_seen: datetime | None = None
     last_seen_monotonic: float = 0.0
     state: State | None = field(default=None, repr=False)
-    previous_state: State | None = field(default=None, repr=False)
     factsheet: Factsheet | None = field(default=None, repr=False)
 
     @property
@@ -159,7 +158,8 @@ class LiveFleet:
     def apply_state(self, key: RobotKey, state: State, now: float) -> None:
         """A full state message: update the record, then announce what changed."""
         robot = self._record(key)
-        previous = robot.previous_state = robot.state
+        # Only the newest state is kept: every state held costs the GC ~100 objects to scan.
+        previous = robot.state
         robot.state = state
         if state.agv_position is not None:
             robot.pose = _pose(state.agv_position)

@@ -76,8 +76,7 @@ def test_progress_events_only_on_change(ingest: Ingest, events: list[str]) -> No
     )
     assert events == [RobotEvent.STATE, RobotEvent.ERRORS_CHANGED, RobotEvent.ACTIONS_CHANGED]
     robot = ingest.live.get("acme", "r1")
-    assert robot is not None and robot.previous_state is not None
-    assert robot.previous_state.errors[0].error_type == "laserBlocked"
+    assert robot is not None and robot.state is not None and robot.state.errors == []
 
 
 def test_visualization_announces_pose_with_its_timestamp(ingest: Ingest, events: list[str]) -> None:
