@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 $(NPM_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "Node.js 20+ with npm is required for the web console"; exit 2; }
+	@command -v npm >/dev/null 2>&1 || { echo "Node.js 20.19+ with npm is required for the web console"; exit 2; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+		|| { echo "Node.js 20.19+ is required for the web console (found $$(node --version))"; exit 2; }
 	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

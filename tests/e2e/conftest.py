@@ -212,8 +212,10 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
         broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an event loop running on the main thread
+    # while it is open, which would break every later test that runs its own loop.
     """Debian's headless Chromium under Playwright."""
     _require_prerequisites()
     from playwright.sync_api import sync_playwright
