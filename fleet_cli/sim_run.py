@@ -22,6 +22,7 @@ import contextlib
 import logging
 import math
 import secrets
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -145,6 +146,12 @@ class Server:
 async def local_server(data_dir: Path) -> AsyncIterator[Server]:
     """A server with an embedded broker on free ports and SQLite in `data_dir`."""
     password = secrets.token_urlsafe(18)
+    # Bind the HTTP socket now: a port only looked up as free could be handed to one of the
+    # server's own outgoing connections while its lifespan starts, before uvicorn binds.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    http_port = listener.getsockname()[1]
     settings = Settings(
         environment="development",
         data_dir=data_dir,
@@ -152,7 +159,7 @@ async def local_server(data_dir: Path) -> AsyncIterator[Server]:
         mqtt_url="embedded",
         embedded_mqtt_port=find_free_port(),
         http_host="127.0.0.1",
-        http_port=find_free_port(),
+        http_port=http_port,
         admin_password=password,
         argon2_profile="fast-insecure",
         log_level="WARNING",
@@ -162,7 +169,7 @@ async def local_server(data_dir: Path) -> AsyncIterator[Server]:
         app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
-    serve = asyncio.create_task(server.serve())
+    serve = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         while not server.started:
             if serve.done():
@@ -188,6 +195,7 @@ async def local_server(data_dir: Path) -> AsyncIterator[Server]:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await serve
+        listener.close()
 
 
 # --- talking to the API ---------------------------------------------------------------------

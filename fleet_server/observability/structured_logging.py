@@ -185,6 +185,7 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+        uvicorn_logger.setLevel(logging.NOTSET)  # the root level governs
 
 
 class RequestContextMiddleware:
