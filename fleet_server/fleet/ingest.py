@@ -18,7 +18,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -104,6 +104,9 @@ class _Identified(Protocol):
     def version(self) -> str | None: ...
 
 
+_M = TypeVar("_M", bound=_Identified)
+
+
 class Ingest:
     """Handlers for the state, visualization, connection and factsheet topics of every robot.
 
@@ -150,31 +153,46 @@ class Ingest:
             for kind, handler in handlers.items()
         ]
 
-    def on_state(self, topic: str, payload: bytes) -> None:
-        """A `state` message (VDA 5050 §6.10)."""
+    def _admit(
+        self,
+        topic: str,
+        payload: bytes,
+        decode: Callable[[bytes], _M],
+        *,
+        empty_clears: bool = False,
+    ) -> tuple[RobotKey, _M] | None:
+        """Topic identity, one parse, header check; None (counted) when the message is dropped.
+
+        `empty_clears`: an empty payload is a cleared retained message, ignored (§6.14).
+        """
         key = self._robot_key(topic, payload)
         if key is None:
-            return
+            return None
+        if empty_clears and not payload:
+            self.ignored["retained_cleared"] += 1
+            return None
         try:
-            state = decode_state(payload)
+            message = decode(payload)
         except ValidationError as exc:
             self._reject(key, RejectReason.INVALID, exc)
-            return
-        if self._header_matches(key, state):
+            return None
+        if not self._header_matches(key, message):
+            return None
+        return key, message
+
+    def on_state(self, topic: str, payload: bytes) -> None:
+        """A `state` message (VDA 5050 §6.10)."""
+        admitted = self._admit(topic, payload, decode_state)
+        if admitted is not None:
+            key, state = admitted
             self.live.apply_state(key, state, self._monotonic())
             self.accepted[TopicKind.STATE] += 1
 
     def on_visualization(self, topic: str, payload: bytes) -> None:
         """A `visualization` message (VDA 5050 §6.13)."""
-        key = self._robot_key(topic, payload)
-        if key is None:
-            return
-        try:
-            message = decode_visualization(payload)
-        except ValidationError as exc:
-            self._reject(key, RejectReason.INVALID, exc)
-            return
-        if self._header_matches(key, message):
+        admitted = self._admit(topic, payload, decode_visualization)
+        if admitted is not None:
+            key, message = admitted
             self.live.apply_position(
                 key, message.agv_position, self._monotonic(), message.timestamp
             )
@@ -182,36 +200,17 @@ class Ingest:
 
     def on_connection(self, topic: str, payload: bytes) -> None:
         """A `connection` message or the broker's last will (VDA 5050 §6.14)."""
-        key = self._robot_key(topic, payload)
-        if key is None:
-            return
-        if not payload:
-            # An empty retained message is how a retained connection state is cleared.
-            self.ignored["retained_cleared"] += 1
-            return
-        try:
-            message = decode_connection(payload)
-        except ValidationError as exc:
-            self._reject(key, RejectReason.INVALID, exc)
-            return
-        if self._header_matches(key, message):
+        admitted = self._admit(topic, payload, decode_connection, empty_clears=True)
+        if admitted is not None:
+            key, message = admitted
             self.live.apply_connection(key, message.connection_state, self._monotonic())
             self.accepted[TopicKind.CONNECTION] += 1
 
     def on_factsheet(self, topic: str, payload: bytes) -> None:
         """A `factsheet` message (VDA 5050 §6.15), kept as the robot's latest."""
-        key = self._robot_key(topic, payload)
-        if key is None:
-            return
-        if not payload:
-            self.ignored["retained_cleared"] += 1
-            return
-        try:
-            message = decode_factsheet(payload)
-        except ValidationError as exc:
-            self._reject(key, RejectReason.INVALID, exc)
-            return
-        if self._header_matches(key, message):
+        admitted = self._admit(topic, payload, decode_factsheet, empty_clears=True)
+        if admitted is not None:
+            key, message = admitted
             self.live.apply_factsheet(key, message, self._monotonic())
             self.accepted[TopicKind.FACTSHEET] += 1
 
