@@ -1,0 +1,26 @@
+"""Dispatcher: site time zone, charging, preemption and plan state.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-29
+
+Reserved in the revision chain so that work on separate issues can add its tables
+without racing for revision numbers; it changes nothing until that work fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,26 @@
+"""Robots' MQTT credentials and broker access rules.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+
+Reserved in the revision chain so that work on separate issues can add its tables
+without racing for revision numbers; it changes nothing until that work fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
