@@ -1,4 +1,4 @@
-"""Smart-city integration: webhooks, dead letters, appointments, site emergency mode.
+"""Health-platform appointments and the GIS layer.
 
 Revision ID: 0006
 Revises: 0005
