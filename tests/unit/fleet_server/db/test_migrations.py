@@ -28,9 +28,17 @@ TABLES = {
     "robots",
     "missions",
     "mission_events",
+    "mission_orders",
     "schedules",
     "alarms",
     "telemetry_samples",
+    "appointment_routing",
+    "appointment_destinations",
+    "appointments",
+    "webhooks",
+    "feed_events",
+    "webhook_deliveries",
+    "site_emergencies",
 }
 
 
