@@ -9,6 +9,7 @@ from fleet_server.db.models.appointments import (
 from fleet_server.db.models.feeds import FeedEvent, SiteEmergency, Webhook, WebhookDelivery
 from fleet_server.db.models.missions import Alarm, Mission, MissionEvent, Schedule
 from fleet_server.db.models.order_recovery import MissionOrder
+from fleet_server.db.models.order_recovery import MissionOrder
 from fleet_server.db.models.sites import Robot, Site, TelemetrySample
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "FeedEvent",
     "Mission",
     "MissionEvent",
+    "MissionOrder",
     "MissionOrder",
     "Robot",
     "RoleGrant",

@@ -29,6 +29,7 @@ TABLES = {
     "missions",
     "mission_events",
     "mission_orders",
+    "mission_orders",
     "schedules",
     "alarms",
     "telemetry_samples",
