@@ -9,7 +9,7 @@ from fleet_server.db.models.appointments import (
 from fleet_server.db.models.feeds import FeedEvent, SiteEmergency, Webhook, WebhookDelivery
 from fleet_server.db.models.missions import Alarm, Mission, MissionEvent, Schedule
 from fleet_server.db.models.order_recovery import MissionOrder
-from fleet_server.db.models.order_recovery import MissionOrder
+from fleet_server.db.models.schedules import ScheduleOccurrence
 from fleet_server.db.models.sites import Robot, Site, TelemetrySample
 
 __all__ = [
@@ -23,10 +23,10 @@ __all__ = [
     "Mission",
     "MissionEvent",
     "MissionOrder",
-    "MissionOrder",
     "Robot",
     "RoleGrant",
     "Schedule",
+    "ScheduleOccurrence",
     "Site",
     "SiteEmergency",
     "TelemetrySample",

@@ -103,6 +103,9 @@ class Schedule(Base):
     exdates: Mapped[list[Any]] = mapped_column(default=list)
     until: Mapped[datetime | None]
     enabled: Mapped[bool] = mapped_column(default=True)
+    materialised_until: Mapped[datetime | None]
+    """Every occurrence up to this instant has been dealt with (a mission made for it, or
+    recorded as missed); NULL: none yet."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fleet_server.db.base import Base, BigId, utcnow
+
+DEFAULT_SITE_TIMEZONE = "Asia/Shanghai"
 
 
 class Site(Base):
@@ -24,6 +26,12 @@ class Site(Base):
     """The site model (levels, graphs, zones, …) serialised by `missions.sites`."""
     geo_lon: Mapped[float | None]
     geo_lat: Mapped[float | None]
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_SITE_TIMEZONE, server_default=DEFAULT_SITE_TIMEZONE
+    )
+    """IANA time zone of the site's wall clock: schedules and quiet hours read it."""
+    quiet_hours: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    """[{"zones", "start", "end", "days"}]: when zones must hear no speech and get no spray."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
