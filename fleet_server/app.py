@@ -11,6 +11,7 @@ from fleet_server.api import (
     alarms,
     audit,
     auth,
+    geo,
     health,
     live,
     metrics,
@@ -53,5 +54,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(alarms.router)
     app.include_router(schedules.router)
+    app.include_router(geo.router)
     mount_console(app)
     return app

@@ -1,0 +1,1 @@
+"""City integration: the GIS layer and health-platform appointments."""
