@@ -22,8 +22,9 @@ from fleet_server.api import (
     tokens,
     users,
 )
-from fleet_server.console_static import mount_console
+from fleet_server.console_static import ConsoleConfig, mount_console
 from fleet_server.errors import install_problem_handlers
+from fleet_server.http_security import add_security_headers, limit_request_bodies
 from fleet_server.observability.structured_logging import RequestContextMiddleware
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="Fleet server", version="0.1.0", lifespan=lifespan)
+    limit_request_bodies(app, settings)
     # Added before the request-id middleware, so it runs inside it and sees the id.
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
@@ -55,5 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alarms.router)
     app.include_router(schedules.router)
     app.include_router(geo.router)
-    mount_console(app)
+    console = ConsoleConfig()
+    mount_console(app, config=console)
+    add_security_headers(app, settings, console.map_tile_url)
     return app

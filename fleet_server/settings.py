@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "FLEET_"
 MIN_JWT_SECRET_CHARS = 32
@@ -111,12 +111,45 @@ class Settings(BaseSettings):
     login_lockout_base_s: float = Field(default=30.0, gt=0)
     """First lockout; each further failure doubles it, up to `login_lockout_max_s`."""
     login_lockout_max_s: float = Field(default=3600.0, gt=0)
+    login_rate_per_client: int = Field(default=60, ge=1, le=100_000)
+    """Sign-in and refresh attempts per client address per minute; beyond it 429."""
+    login_rate_per_username: int = Field(default=20, ge=1, le=100_000)
+    """Sign-in attempts per username per minute (from any address); beyond it 429."""
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest HTTP request body; a larger one is refused (413) before it is read."""
+    http_max_site_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Largest site import (`POST /api/v1/sites`: map file and floor-plan images together)."""
+    http_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Other web origins allowed to call the API from a browser (comma-separated); none by
+    default, so a foreign page gets no `Access-Control-Allow-Origin`."""
+    http_behind_tls_proxy: bool = False
+    """Browsers reach the server over HTTPS through a reverse proxy: send HSTS on every
+    response (it is always sent on requests that arrive over TLS)."""
 
     @field_validator("vda_interface")
     @classmethod
     def _interface_is_a_topic_level(cls, value: str) -> str:
         if not value or any(ch in value for ch in "/+#"):
             raise ValueError("must be one MQTT topic level without '/', '+' or '#'")
+        return value
+
+    @field_validator("http_cors_origins", mode="before")
+    @classmethod
+    def _cors_origins_are_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                parts = urlsplit(str(origin))
+                if (
+                    parts.scheme not in ("http", "https")
+                    or not parts.netloc
+                    or parts.path not in ("", "/")
+                    or parts.query
+                    or parts.fragment
+                ):
+                    raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
+            value = [str(origin).rstrip("/") for origin in value]
         return value
 
     @field_validator("mqtt_url")

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from fleet_server.auth.jwt_tokens import JwtIssuer
 from fleet_server.auth.passwords import PasswordHasher
+from fleet_server.auth.rate_limit import RateLimiter
 from fleet_server.auth.throttle import FailureThrottle
 from fleet_server.settings import Settings
 
 
 @dataclass
 class AuthContext:
-    """Password hasher, token issuer and the login throttles of one server process."""
+    """Password hasher, token issuer, login throttles and rate limits of one server process."""
 
     hasher: PasswordHasher
     jwt: JwtIssuer
@@ -20,6 +21,10 @@ class AuthContext:
     """Failed logins per (username, client address)."""
     refresh_throttle: FailureThrottle
     """Failed refresh attempts per client address."""
+    client_rate: RateLimiter
+    """Sign-in and refresh attempts per client address, right or wrong."""
+    username_rate: RateLimiter
+    """Sign-in attempts per username, from any address."""
     account_max_failures: int
     lockout_base_s: float
     lockout_max_s: float
@@ -40,6 +45,8 @@ class AuthContext:
             jwt=JwtIssuer(signing_key, settings.access_token_ttl_s, settings.refresh_token_ttl_s),
             login_throttle=throttle(),
             refresh_throttle=throttle(),
+            client_rate=RateLimiter(settings.login_rate_per_client),
+            username_rate=RateLimiter(settings.login_rate_per_username),
             account_max_failures=settings.account_max_failures,
             lockout_base_s=settings.login_lockout_base_s,
             lockout_max_s=settings.login_lockout_max_s,

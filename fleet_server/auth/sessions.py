@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.orm import Session
 
 from fleet_server.auth.api_tokens import TOKEN_MARK, principal_for_api_token
@@ -23,6 +25,7 @@ def sign_in(
     request_id: str | None,
 ) -> TokenPair:
     """Tokens for a correct username and password (OAuth2 password grant, RFC 6749 §4.3)."""
+    _spend_attempt(ctx, client, username)
     user = authenticate(session, ctx, username, password, client, Actor("anonymous", request_id))
     record_audit(
         session,
@@ -35,6 +38,20 @@ def sign_in(
     return ctx.jwt.issue(user.id, user.auth_epoch)
 
 
+def _spend_attempt(ctx: AuthContext, client: str, username: str | None) -> None:
+    """Count one attempt at a token endpoint; 429 when the address or username is over its rate."""
+    wait = ctx.client_rate.acquire(client)
+    if wait > 0:
+        raise TooManyRequests("too many sign-in attempts from this address; try again later", wait)
+    if username is None:
+        return
+    # Keyed like `authenticate` matches names, hashed so huge invented names cost 32 bytes.
+    key = hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).digest()
+    wait = ctx.username_rate.acquire(key)
+    if wait > 0:
+        raise TooManyRequests("too many sign-in attempts for this username; try again later", wait)
+
+
 def _live_user(session: Session, claims: TokenClaims) -> User:
     user = session.get(User, claims.user_id)
     if user is None or user.disabled or user.auth_epoch != claims.auth_epoch:
@@ -45,6 +62,7 @@ def _live_user(session: Session, claims: TokenClaims) -> User:
 
 def refresh(session: Session, ctx: AuthContext, refresh_token: str, client: str) -> TokenPair:
     """New tokens for a valid refresh token (RFC 6749 §6); throttled per client."""
+    _spend_attempt(ctx, client, None)
     wait = ctx.refresh_throttle.retry_after(client)
     if wait > 0:
         raise TooManyRequests("too many invalid refresh attempts; try again later", wait)
