@@ -11,6 +11,7 @@ from fleet_server.api import (
     alarms,
     audit,
     auth,
+    fhir,
     geo,
     health,
     live,
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alarms.router)
     app.include_router(schedules.router)
     app.include_router(geo.router)
+    app.include_router(fhir.router)
     console = ConsoleConfig()
     mount_console(app, config=console)
     add_security_headers(app, settings, console.map_tile_url)
