@@ -48,7 +48,7 @@ import dataclasses
 import itertools
 import logging
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ from fleet_server.dispatch.traffic_resources import SiteResources
 from missions.compiler import CompiledMission
 from missions.compiler import actions as act
 from missions.sites import RobotClass
+from missions.types import MissionSpec
 from missions.vda5050 import Action, Edge, Node, NodePosition, Order
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,32 @@ class ReleasePlanner:
         prepared = compiled.with_initial_release(release)
         self._released[robot] = _Released(prepared, release)
         return prepared
+
+    def adopt(
+        self,
+        robot: str,
+        issued: CompiledMission,
+        *,
+        priority: int = 0,
+        robot_class: RobotClass | None = None,
+        release_cap: int | None = None,
+    ) -> list[tuple[str, Order]]:
+        """Plan ``robot`` whose order ``issued`` was sent before it could be planned.
+
+        The robot was released only through ``issued.released_through`` (node 0 when
+        :meth:`start` could not plan it) and still stands on node 0. Raises like
+        :meth:`start`; returns the updates to send now, to any robot.
+        """
+        sent = issued.released_through
+        if sent is None:
+            raise ValueError("adopt: the order of the mission was never issued")
+        if sent != 0:
+            raise ValueError(f"adopt: the order released through node {sent}, not node 0")
+        self.manager.plan(
+            robot, issued, priority=priority, robot_class=robot_class, release_cap=release_cap
+        )
+        self._released[robot] = _Released(issued, sent)
+        return self.advance()
 
     def on_node(self, robot: str, node_index: int) -> list[tuple[str, Order]]:
         """``robot`` traversed node ``node_index``: the updates to send now, to any robot.
@@ -228,6 +255,71 @@ class ReleasePlanner:
             row["order_update_id"] = entry.compiled.last_update_id if entry else None
             row["awaiting_order"] = entry.awaiting_order if entry else False
         return snap
+
+
+# -- a robot sent out of the way --------------------------------------------------------
+
+
+def walk_mission(
+    site: SiteResources,
+    waypoints: Sequence[str],
+    *,
+    mission: MissionSpec,
+    order_id: str,
+    manufacturer: str,
+    serial_number: str,
+    speed_m_s: float,
+    start: tuple[float, float, str] | None = None,
+    deviation_m: float | None = None,
+) -> CompiledMission:
+    """A plain drive along graph ``waypoints`` (no mission actions), as a compiled mission.
+
+    For a robot sent to a refuge so that others can pass. ``start`` is where the robot
+    stands: when it lies off the first waypoint (beyond ``deviation_m``, default 0.5 m)
+    the path begins there, at a free node, so the first node is where it stands (VDA
+    5050 §6.6.1). Doors and lifts on the way get their openDoor / callLift actions.
+    ``mission`` only labels the plan (nothing of it is run).
+    """
+    if not waypoints:
+        raise ValueError("walk_mission: needs at least one waypoint")
+    for i, wp in enumerate(waypoints):
+        if wp not in site.waypoints:
+            raise ValueError(f"waypoints.{i}: no waypoint {wp!r} in the site")
+    nodes = [_waypoint_node(site, wp, deviation_m) for wp in waypoints]
+    node_waypoints: list[str | None] = list(waypoints)
+    if start is not None:
+        x, y, level = start
+        first = site.waypoints[waypoints[0]]
+        if first.level != level or math.hypot(first.x - x, first.y - y) > (deviation_m or 0.5):
+            here = Node(
+                node_id="start",
+                sequence_id=0,
+                released=True,
+                node_position=NodePosition(
+                    x=round(x, 4), y=round(y, 4), map_id=level, allowed_deviation_xy=deviation_m
+                ),
+                actions=[],
+            )
+            nodes.insert(0, here)
+            node_waypoints.insert(0, None)
+    edges: list[Edge] = []
+    seconds = 0.0
+    for i in range(len(nodes) - 1):
+        edge, edge_s = _detour_edge(site, nodes, node_waypoints, i, speed_m_s)
+        edges.append(edge)
+        seconds += edge_s
+    nodes, edges, _ = _renumber(nodes, edges, order_id)
+    return CompiledMission(
+        order_id=order_id,
+        manufacturer=manufacturer,
+        serial_number=serial_number,
+        mission=mission,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        node_waypoints=tuple(node_waypoints),
+        estimated_duration_s=round(seconds, 3),
+        initial_release=0,
+    )
 
 
 # -- the order of a robot that steps aside -----------------------------------------------

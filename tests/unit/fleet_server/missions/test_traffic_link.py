@@ -1,0 +1,178 @@
+"""TrafficLink: missions released as their path is reserved, idle robots making way,
+deadlocks broken with a new order, reservations freed when a mission ends.
+
+Every test runs real agents' order executors on kinematic bodies (`link_support.LinkWorld`),
+orders travelling as JSON through the real OrderPublisher and states back through the real
+LiveFleet; the world checks after every tick that no resource is over capacity and that no
+two robots come close.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet_server.dispatch.traffic import TrafficConfig
+from fleet_server.fleet.live_state import LiveFleet
+from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.fleet.progress import MissionProgress
+from fleet_server.missions.traffic_link import TrafficLink
+from missions.sites import Site
+from missions.vda5050 import decode_instant_actions, decode_order
+from tests.unit.fleet_server.missions.link_support import (
+    MANUFACTURER,
+    SITE_ID,
+    LinkWorld,
+    Wire,
+    patrol_to,
+)
+from tests.unit.fleet_server.traffic.traffic_support import fixture_site
+
+
+@pytest.fixture(scope="module")
+def clinic() -> Site:
+    return fixture_site("clinic")
+
+
+def orders_to(world: LinkWorld, serial: str) -> list[tuple[str, int, int]]:
+    """(orderId, orderUpdateId, last released sequenceId) of each order sent to ``serial``."""
+    out = []
+    for topic, payload in world.wire.sent:
+        if topic.endswith(f"/{serial}/order"):
+            order = decode_order(payload)
+            released = max(n.sequence_id for n in order.nodes if n.released)
+            out.append((order.order_id, order.order_update_id, released))
+    return out
+
+
+def instant_to(world: LinkWorld, serial: str) -> list[str]:
+    return [
+        a.action_type
+        for topic, payload in world.wire.sent
+        if topic.endswith(f"/{serial}/instantActions")
+        for a in decode_instant_actions(payload).actions
+    ]
+
+
+def test_every_robot_of_the_site_stands_on_its_waypoint(clinic: Site) -> None:
+    world = LinkWorld(clinic, {"r1": "L1:416", "r2": "L1:398"})
+    snap = json.loads(json.dumps(world.link.snapshot(SITE_ID)))
+    assert {(r["robot"], r["resource"]) for r in snap["reservations"]} == {
+        ("acme/r1", "waypoint:L1:416"),
+        ("acme/r2", "waypoint:L1:398"),
+    }
+    assert {r["role"] for r in snap["robots"]} == {"standing"}
+    assert snap["counters"]["reservation_conflicts"] == 0
+    assert world.link.snapshot("elsewhere")["reservations"] == []
+
+
+def test_the_base_ends_before_an_idle_robot_which_makes_way(clinic: Site) -> None:
+    # a drives L1:396 -> 444 -> 416 -> 399 -> ... -> 403; idle stands on 416.
+    world = LinkWorld(clinic, {"a": "L1:396", "idle": "L1:416"})
+    prepared = world.start("a", "L1:403", "m-a")
+    assert prepared.node_waypoints[2] == "L1:416"
+    assert prepared.initial_release == 1  # through L1:444, not into the idle robot
+    world.step()
+    assert world.link.busy((MANUFACTURER, "idle"))  # sent out of the way
+    way = orders_to(world, "idle")
+    assert len(way) == 1 and way[0][0].startswith("idle-way-")
+    world.run(300)
+    assert world.done == ["a"]
+    counters = world.link.counters
+    assert counters.make_way == 1
+    assert counters.reservation_conflicts == counters.errors == 0
+    # a got its path in several updates of one order, each released further.
+    sent = orders_to(world, "a")
+    assert [u for _, u, _ in sent] == list(range(len(sent))) and len(sent) >= 3
+    assert [r for _, _, r in sent] == sorted(r for _, _, r in sent)
+    assert {o for o, _, _ in sent} == {"m-a"}
+    # The idle robot waits at a refuge now, out of the way, and a stands at its goal.
+    idle_at = world.standing_waypoint("idle")
+    assert (
+        clinic_waypoint(clinic, idle_at).is_holding_point
+        or clinic_waypoint(clinic, idle_at).is_parking_spot
+    )
+    holds = world.manager.holds("acme/a")
+    assert holds == {"waypoint:L1:403"}
+    assert not world.link.busy((MANUFACTURER, "idle"))
+    assert world.closest_m > 0.4
+
+
+def clinic_waypoint(site: Site, ident: str):  # type: ignore[no-untyped-def]
+    return next(wp for wp in site.all_waypoints() if wp.id == ident)
+
+
+def test_head_on_through_the_lift_one_robot_steps_aside_and_both_finish(clinic: Site) -> None:
+    world = LinkWorld(clinic, {"a": "L1_left_nurse_center", "b": "L2_left_nurse_center"})
+    world.start("a", "L2_north_counter", "m-a")
+    world.start("b", "L1_right_nurse_center", "m-b")
+    world.run(900)
+    assert sorted(world.done) == ["a", "b"]
+    counters = world.link.counters
+    assert counters.deadlocks_detected >= 1
+    assert counters.deadlocks_resolved >= 1 and counters.reroutes >= 1
+    assert counters.deadlocks_unresolved == 0
+    assert counters.reservation_conflicts == counters.errors == 0
+    # The robot that stepped aside was cancelled and got a new order; progress followed it.
+    (key, new_order), *_ = world.rerouted
+    assert "cancelOrder" in instant_to(world, key[1])
+    assert new_order.startswith(f"m-{key[1]}-x")
+    assert any(o == new_order for o, _, _ in orders_to(world, key[1]))
+
+
+def test_a_cancelled_mission_frees_its_path_once_the_robot_stands(clinic: Site) -> None:
+    world = LinkWorld(clinic, {"a": "L1:396", "b": "L1:398"})
+    world.start("a", "L1:403", "m-a")
+    for _ in range(10):
+        world.step()
+    assert len(world.manager.holds("acme/a")) > 1
+    # The runtime cancels: the mission is no longer running, the robot gets cancelOrder.
+    world.running.pop((MANUFACTURER, "a"))
+    world.progress.forget((MANUFACTURER, "a"))
+    world.orders.send_instant_actions(MANUFACTURER, "a", cancel("c-1"))
+    world.deliver()
+    for _ in range(10):
+        world.step()
+    here = world.standing_waypoint("a")
+    assert world.manager.holds("acme/a") == {f"waypoint:{here}"}
+    assert world.link.snapshot(SITE_ID)["robots"][0]["role"] == "standing"
+    # b now drives through where a's path was.
+    world.start("b", "L1:403", "m-b")
+    world.run(300)
+    assert "b" in world.done
+
+
+def cancel(action_id: str):  # type: ignore[no-untyped-def]
+    from tests.support.orders import action, instant
+
+    return instant(action("cancelOrder", action_id))
+
+
+def test_a_robot_standing_where_another_holds_waits_at_node_zero(clinic: Site) -> None:
+    live = LiveFleet(1e9)
+    wire = Wire()
+    link = TrafficLink(OrderPublisher(wire, live, "uagv"), live, MissionProgress())
+    link.add_site(SITE_ID, clinic)
+    compiled_a = patrol_to(clinic, "a", "L1:396", "L1:403", "m-a")
+    first = link.start(SITE_ID, (MANUFACTURER, "a"), compiled_a)
+    assert first.initial_release >= 2  # through L1:416
+    compiled_b = patrol_to(clinic, "b", "L1:416", "L1:398", "m-b")
+    held = link.start(SITE_ID, (MANUFACTURER, "b"), compiled_b)
+    assert held.initial_release == 0
+    assert link.counters.starts_deferred == 1
+    link.tick()
+    assert link.counters.reservation_conflicts == 0
+
+
+def test_a_site_without_a_table_runs_free_and_is_counted(clinic: Site) -> None:
+    live = LiveFleet(1e9)
+    link = TrafficLink(OrderPublisher(Wire(), live, "uagv"), live, MissionProgress())
+    compiled = patrol_to(clinic, "a", "L1:396", "L1:403", "m-a")
+    assert link.start("nowhere", (MANUFACTURER, "a"), compiled) is compiled
+    assert link.counters.unmanaged == 1
+
+
+def test_bad_lookahead_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="lookahead_nodes"):
+        TrafficConfig(lookahead_nodes=0)
