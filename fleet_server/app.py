@@ -11,6 +11,7 @@ from fleet_server.api import (
     alarms,
     audit,
     auth,
+    emergency,
     fhir,
     geo,
     health,
@@ -22,6 +23,7 @@ from fleet_server.api import (
     sites,
     tokens,
     users,
+    webhooks,
 )
 from fleet_server.console_static import ConsoleConfig, mount_console
 from fleet_server.errors import install_problem_handlers
@@ -57,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(alarms.router)
     app.include_router(schedules.router)
+    app.include_router(webhooks.router)
+    app.include_router(emergency.router)
     app.include_router(geo.router)
     app.include_router(fhir.router)
     console = ConsoleConfig()

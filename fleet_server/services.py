@@ -16,10 +16,12 @@ from fleet_server.auth.signing_key import load_signing_key
 from fleet_server.auth.users import ensure_admin as ensure_admin  # re-exported for the demo
 from fleet_server.broker import EmbeddedBroker, make_embedded_broker
 from fleet_server.db import Database, upgrade_to_head
+from fleet_server.feeds.service import FeedService, running_feeds
 from fleet_server.fleet.ingest import Ingest, tune_gc_for_ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.live.hub import LiveHub, LiveSettings
+from fleet_server.missions.emergency import EmergencyService, running_emergency
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
@@ -51,6 +53,9 @@ class FleetServices:
     robots: RobotDirectory
     alarms: AlarmService
     telemetry: TelemetrySampler
+    feeds: FeedService | None = None
+    """Webhooks and the MQTT bridge of the operations-centre feed."""
+    emergency: EmergencyService | None = None
     broker: EmbeddedBroker | None = None
 
 
@@ -200,6 +205,12 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         stack.callback(missions.add_transition_hook(hub.publish_mission))
         metrics = FleetMetrics(MetricSources(live, ingest, link, orders, hub, MissionCounts(db)))
         stack.callback(missions.add_transition_hook(metrics.on_transition))
+        feeds = await stack.enter_async_context(
+            running_feeds(settings, db, live, robots, alarms, missions)
+        )
+        emergency = await stack.enter_async_context(
+            running_emergency(db, live, missions, orders, sites, alarms, feeds.publish)
+        )
         yield FleetServices(
             settings=settings,
             db=db,
@@ -215,5 +226,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             robots=robots,
             alarms=alarms,
             telemetry=telemetry,
+            feeds=feeds,
+            emergency=emergency,
             broker=broker,
         )

@@ -96,6 +96,32 @@ class Settings(BaseSettings):
     """How often a live connection re-checks that its token is still valid."""
     mission_reassign_after_s: float = Field(default=60.0, gt=0, le=3600)
     """A mission whose robot is offline (or lost the order) this long goes to another robot."""
+    dispatch_replan_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    """The dispatcher re-plans each site at least this often (and on every fleet change)."""
+    charging_default: ChargingClass = Field(default_factory=ChargingClass)
+    """When robots charge: threshold, resume level, reserve, planning drain (JSON object)."""
+    charging_classes: dict[str, ChargingClass] = Field(default_factory=dict)
+    """Per robot kind, overriding `charging_default` (JSON object: kind → class)."""
+    schedule_horizon_s: float = Field(default=3600.0, ge=0, le=7 * 86_400)
+    """Scheduled missions are created this far ahead of their occurrence."""
+    schedule_lateness_s: float = Field(default=600.0, gt=0, le=86_400)
+    """An occurrence found this long after its time (the server was down) is recorded as
+    missed, not run late."""
+    schedule_tick_s: float = Field(default=30.0, gt=0, le=3600)
+    """How often schedules are looked at; it must be shorter than the lateness."""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    """Tries of one webhook delivery before it becomes a dead letter."""
+    webhook_backoff_base_s: float = Field(default=5.0, gt=0, le=3600)
+    """Wait after the first failed try; it doubles per try (with jitter) up to the maximum."""
+    webhook_backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """How long a receiver may take to answer one delivery."""
+    webhook_retention_days: int = Field(default=7, ge=1, le=3650)
+    """Delivered events older than this are deleted (dead letters stay until handled)."""
+    feed_mqtt_url: str | None = None
+    """External broker (`mqtt://…`, `mqtts://…`) the feed events are bridged to; unset: none."""
+    feed_mqtt_topic_prefix: str = Field(default="fleet/events", pattern=r"^[^+#]+$", max_length=200)
+    """Topic prefix of the bridged events: `{prefix}/{site}/{type with / for .}`."""
     jwt_secret: SecretStr | None = None
     """HS256 key for access tokens; outside production one is generated per data dir."""
     admin_password: SecretStr | None = None
@@ -159,6 +185,13 @@ class Settings(BaseSettings):
             parse_mqtt_url(value)
         return value
 
+    @field_validator("feed_mqtt_url")
+    @classmethod
+    def _feed_mqtt_url_is_valid(cls, value: str | None) -> str | None:
+        if value:
+            parse_mqtt_url(value)
+        return value or None
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_supported(cls, value: str) -> str:
@@ -188,6 +221,15 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'fleet.db').as_posix()}"
+        return self
+
+    @model_validator(mode="after")
+    def _schedule_tick_within_lateness(self) -> Settings:
+        if self.schedule_tick_s >= self.schedule_lateness_s:
+            raise ValueError(
+                f"{ENV_PREFIX}SCHEDULE_TICK_S must be shorter than {ENV_PREFIX}SCHEDULE_LATENESS_S "
+                "(or occurrences would be missed while the server runs)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -191,6 +191,8 @@ class MissionRuntime:
         self._remove_listener = live.add_listener(self._on_robot_event)
         self._action_counter = 0
         self._transition_hooks: list[TransitionHook] = []
+        self.dispatch_blocked: Callable[[str], bool] = lambda _site_id: False
+        """True for a site whose pending missions must wait (site emergency mode)."""
 
     def add_transition_hook(self, hook: TransitionHook) -> Callable[[], None]:
         """Call hook(transition) after every commit that moved a mission; returns a remover.
@@ -382,6 +384,32 @@ class MissionRuntime:
         if run is not None:
             self._call_on_loop(self._send_instant, run.robot, "stopPause", False)
 
+    def suspend(self, session: Session, mission: Mission, cause: str, actor: str) -> None:
+        """Take a mission off its robot but keep it (site emergency mode): `active` becomes
+        `paused`, `assigned`/`dispatched` go back to `pending`; the runtime stops following
+        the robot's order, which the caller cancels on the robot."""
+        state = MissionState(mission.state)
+        if state is S.ACTIVE:
+            transition(mission, S.PAUSED, cause, actor, session)
+        elif state in (S.ASSIGNED, S.DISPATCHED):
+            transition(mission, S.PENDING, cause, actor, session)
+        self._commit(session)
+        run = self.running.pop(mission.id, None)
+        if run is not None:
+            self._call_on_loop(self._forget_progress, run)
+
+    def requeue(self, session: Session, mission: Mission, cause: str, actor: str) -> None:
+        """A suspended (`paused`, off its robot) mission back to `pending`, to be dispatched."""
+        self._require(mission, {S.PAUSED}, S.PENDING)
+        transition(mission, S.PENDING, cause, actor, session)
+        self._commit(session)
+        self.poke()
+
+    def _forget_progress(self, run: Running) -> None:
+        tracked = self.progress.get(run.robot)
+        if tracked is not None and tracked.mission_id == str(run.mission_id):
+            self.progress.forget(run.robot)
+
     @staticmethod
     def _require(mission: Mission, allowed: set[MissionState], to: MissionState) -> None:
         if MissionState(mission.state) not in allowed:
@@ -464,7 +492,7 @@ class MissionRuntime:
             }
             pending.sort(key=lambda m: (PRIORITY_RANK.get(m.priority, 9), m.created_at))
             for mission in pending:
-                if not self._due(mission):
+                if not self._due(mission) or self.dispatch_blocked(mission.site_id):
                     continue
                 dispatch = self._assign(session, mission, busy)
                 if dispatch is not None:

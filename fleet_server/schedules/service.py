@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from fleet_server.auth.audit import Actor, record_audit
-from fleet_server.db.models import Schedule, Site
+from fleet_server.db.base import utcnow
+from fleet_server.db.models import Mission, Schedule, ScheduleOccurrence, Site
+from fleet_server.db.models.sites import DEFAULT_SITE_TIMEZONE
 from fleet_server.errors import Conflict, InvalidInput
 from fleet_server.missions.site_check import check_mission_against_site
+from fleet_server.missions.state_machine import IllegalTransition, transition
+from fleet_server.missions.states import MissionState
 from fleet_server.schedules.recurrence import Recurrence, check_recurrence
 from fleet_server.schedules.rules import (
     FIRST_YEAR,
@@ -26,8 +32,12 @@ from fleet_server.schedules.rules import (
 from fleet_server.sites.store import SiteStore
 from missions.types import MissionValidationError, dump_mission, parse_mission
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = DEFAULT_SITE_TIMEZONE
+MissionCanceller = Callable[[Session, Mission, str], None] | None
+"""Cancels a mission and commits (the mission runtime's `cancel`); None: a plain transition."""
 TEMPLATE = "mission_template"
+log = logging.getLogger(__name__)
+
 PER_OCCURRENCE_FIELDS = ("earliest_start", "deadline")
 """Mission fields a template leaves out: each materialised mission gets its own."""
 
@@ -51,7 +61,8 @@ class ScheduleFields:
     name: str
     site_id: str
     rrule: str
-    timezone: str
+    timezone: str | None
+    """None: the site's time zone."""
     dtstart: datetime | None
     mission_template: Mapping[str, Any]
     exdates: Sequence[datetime]
@@ -123,7 +134,7 @@ def checked_recurrence(fields: ScheduleFields, default_start: datetime) -> Recur
     if fields.dtstart is not None:
         _in_years("dtstart", fields.dtstart)
     try:
-        tz = parse_timezone(fields.timezone)
+        tz = parse_timezone(fields.timezone or DEFAULT_TIMEZONE)
         given = fields.dtstart is not None
         if fields.dtstart is not None:
             default_start = local_time(fields.dtstart, tz)
@@ -146,6 +157,16 @@ def _check_site_and_name(session: Session, fields: ScheduleFields, schedule_id: 
         raise Conflict(f"site {fields.site_id!r} already has a schedule named {fields.name!r}")
 
 
+def _with_site_timezone(session: Session, fields: ScheduleFields) -> ScheduleFields:
+    """`fields` with its time zone, the site's when none is given."""
+    if fields.timezone is not None:
+        return fields
+    site = session.get(Site, fields.site_id)
+    if site is None:
+        raise InvalidInput("site_id", f"no site {fields.site_id!r}")
+    return replace(fields, timezone=site.timezone)
+
+
 def _store(
     session: Session, sites: SiteStore, schedule: Schedule, fields: ScheduleFields, start: datetime
 ) -> None:
@@ -166,9 +187,11 @@ def _store(
 def create_schedule(
     session: Session, sites: SiteStore, fields: ScheduleFields, actor: Actor
 ) -> Schedule:
-    """Check and store a new schedule; a rule without DTSTART starts at today's midnight."""
+    """Check and store a new schedule; a rule without DTSTART starts at today's midnight,
+    and one without a time zone is in its site's."""
+    fields = _with_site_timezone(session, fields)
     try:
-        today = local_time(datetime.now(UTC), parse_timezone(fields.timezone))
+        today = local_time(datetime.now(UTC), parse_timezone(fields.timezone or DEFAULT_TIMEZONE))
     except RuleError as exc:
         raise InvalidInput(exc.field, exc.message) from exc
     schedule = Schedule()
@@ -195,40 +218,87 @@ def update_schedule(
     schedule: Schedule,
     changes: Mapping[str, Any],
     actor: Actor,
+    *,
+    cancel: MissionCanceller = None,
 ) -> Schedule:
     """Apply `changes` (field name → new value) and check the result as a whole.
 
-    A rule without DTSTART (and no `dtstart`) keeps the schedule's start."""
+    A rule without DTSTART (and no `dtstart`) keeps the schedule's start. Missions made
+    ahead for occurrences still to come are cancelled (with `cancel`, by default a plain
+    transition); the materialiser makes the changed schedule's anew."""
     stored = Recurrence.of(schedule).rule
     current = ScheduleFields.of(schedule)
     if changes.get("dtstart") is not None:
         current = replace(current, rrule=stored.body())  # the stored text carries DTSTART
-    fields = replace(current, **dict(changes))
+    fields = _with_site_timezone(session, replace(current, **dict(changes)))
     _store(session, sites, schedule, fields, stored.dtstart)
+    withdrawn = _forget_made_ahead(session, schedule.id)
+    # Occurrences from now on are the changed schedule's: the materialiser makes them anew.
+    schedule.materialised_until = utcnow()
     record_audit(
         session,
         actor,
         "schedule.update",
         target=f"schedule:{schedule.id}",
         site_id=schedule.site_id,
-        detail={"fields": sorted(changes)},
+        detail={"fields": sorted(changes), "withdrawn_missions": len(withdrawn)},
     )
     session.commit()
+    _cancel_all(session, withdrawn, actor, cancel)
     return schedule
 
 
-def delete_schedule(session: Session, schedule: Schedule, actor: Actor) -> None:
-    """Remove a schedule; missions it already made stay (their schedule becomes null)."""
+def delete_schedule(
+    session: Session, schedule: Schedule, actor: Actor, *, cancel: MissionCanceller = None
+) -> None:
+    """Remove a schedule; missions it made stay (their schedule becomes null), except those
+    made ahead and not yet due, which are cancelled."""
+    withdrawn = _forget_made_ahead(session, schedule.id)
     record_audit(
         session,
         actor,
         "schedule.delete",
         target=f"schedule:{schedule.id}",
         site_id=schedule.site_id,
-        detail={"name": schedule.name},
+        detail={"name": schedule.name, "withdrawn_missions": len(withdrawn)},
     )
     session.delete(schedule)
     session.commit()
+    _cancel_all(session, withdrawn, actor, cancel)
+
+
+def _forget_made_ahead(session: Session, schedule_id: int) -> list[Mission]:
+    """The pending missions made for occurrences still to come, their occurrence rows
+    deleted (the caller commits, then cancels the missions)."""
+    rows = session.execute(
+        select(ScheduleOccurrence, Mission)
+        .join(Mission, Mission.id == ScheduleOccurrence.mission_id)
+        .where(
+            ScheduleOccurrence.schedule_id == schedule_id,
+            ScheduleOccurrence.status == "materialised",
+            ScheduleOccurrence.occurs_at > utcnow(),
+            Mission.state == MissionState.PENDING,
+        )
+    ).all()
+    for occurrence, _mission in rows:
+        session.delete(occurrence)
+    return [mission for _occurrence, mission in rows]
+
+
+def _cancel_all(
+    session: Session, missions: list[Mission], actor: Actor, cancel: MissionCanceller
+) -> None:
+    for mission in missions:
+        try:
+            if cancel is None:
+                transition(mission, MissionState.CANCELLED, "schedule changed", actor.name, session)
+                session.commit()
+            else:
+                cancel(session, mission, actor.name)
+        except (IllegalTransition, StaleDataError):
+            # Someone else moved it on meanwhile (it was cancelled or started): leave it be.
+            session.rollback()
+            log.info("scheduled mission %s changed meanwhile; not withdrawn", mission.id)
 
 
 def list_schedules(

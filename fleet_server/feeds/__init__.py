@@ -1,0 +1,1 @@
+"""The operations-centre event feed: outbound webhooks and an optional MQTT bridge."""
