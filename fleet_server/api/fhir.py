@@ -34,7 +34,7 @@ from fleet_server.db.models import Appointment, Mission
 from fleet_server.deps import ActorDep, ServicesDep, SessionDep, require_role
 from fleet_server.errors import InvalidInput, NotFound
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
-from missions.types import Language
+from missions.types import MAX_GUIDANCE_SPEED_M_S, Language
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["health platform"])
 
@@ -62,6 +62,8 @@ class RoutingBody(BaseModel):
     """The mission may start this long before the appointment."""
     language: Language = Language.ZH_CN
     wait_for_person_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    max_speed_m_s: float = Field(default=0.5, gt=0, le=MAX_GUIDANCE_SPEED_M_S)
+    """How fast the guide walks."""
     destinations: list[DestinationRow] = Field(default_factory=list, max_length=2000)
 
 
@@ -286,6 +288,7 @@ def put_routing(
         lead_time_s=body.lead_time_s,
         language=body.language,
         wait_for_person_timeout_s=body.wait_for_person_timeout_s,
+        max_speed_m_s=body.max_speed_m_s,
         destinations=tuple(DestinationRule(d.match, d.waypoint) for d in body.destinations),
     )
     check_routing(routing, site)
@@ -313,6 +316,7 @@ def get_routing(site_id: SiteId, session: SessionDep, _viewer: SiteViewer) -> Ro
         lead_time_s=routing.lead_time_s,
         language=routing.language,
         wait_for_person_timeout_s=routing.wait_for_person_timeout_s,
+        max_speed_m_s=routing.max_speed_m_s,
         destinations=[
             DestinationRow(match=r.match, waypoint=r.waypoint) for r in routing.destinations
         ],

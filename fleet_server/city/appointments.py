@@ -57,6 +57,7 @@ class Routing:
     lead_time_s: float
     language: Language
     wait_for_person_timeout_s: float
+    max_speed_m_s: float
     destinations: tuple[DestinationRule, ...]
 
     def table(self) -> dict[str, str]:
@@ -104,6 +105,7 @@ def load_routing(session: Session, site_id: str) -> Routing | None:
         lead_time_s=row.lead_time_s,
         language=Language(row.language),
         wait_for_person_timeout_s=row.wait_for_person_timeout_s,
+        max_speed_m_s=row.max_speed_m_s,
         destinations=tuple(DestinationRule(r.match, r.waypoint) for r in rules),
     )
 
@@ -118,6 +120,7 @@ def store_routing(session: Session, site_id: str, routing: Routing) -> None:
     row.lead_time_s = routing.lead_time_s
     row.language = routing.language.value
     row.wait_for_person_timeout_s = routing.wait_for_person_timeout_s
+    row.max_speed_m_s = routing.max_speed_m_s
     session.execute(delete(AppointmentDestination).where(AppointmentDestination.site_id == site_id))
     session.add_all(
         AppointmentDestination(site_id=site_id, match=r.match, waypoint=r.waypoint)
@@ -161,6 +164,7 @@ def _guidance(
                 "earliest_start": earliest,
                 "language": routing.language,
                 "wait_for_person_timeout_s": routing.wait_for_person_timeout_s,
+                "max_speed_m_s": routing.max_speed_m_s,
             }
         )
     except ValidationError as exc:

@@ -26,6 +26,8 @@ class AppointmentRouting(Base):
     """The guidance mission may start this long before the appointment."""
     language: Mapped[str] = mapped_column(String(8))
     wait_for_person_timeout_s: Mapped[float]
+    max_speed_m_s: Mapped[float]
+    """How fast the guide walks (visitors may be frail)."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -21,6 +21,7 @@ ROUTING = {
     "lead_time_s": 300,
     "language": "en",
     "wait_for_person_timeout_s": 120,
+    "max_speed_m_s": 0.8,
     "destinations": [
         {"match": "Location/cardio", "waypoint": "L2_north_counter"},
         {"match": f"{SNOMED}|394537008", "waypoint": "L1_left_treatment_1"},
@@ -115,10 +116,11 @@ def test_an_appointment_becomes_one_guidance_mission_that_updates_and_cancels(
     mission = _mission(api, body["mission_id"])
     assert mission["kind"] == "guidance" and mission["state"] == "pending"
     spec = mission["spec"]
-    assert (spec["from"], spec["to"], spec["language"]) == (
+    assert (spec["from"], spec["to"], spec["language"], spec["max_speed_m_s"]) == (
         "L1_sub_waiting_area_5",
         "L2_north_counter",
         "en",
+        0.8,
     )
     assert datetime.fromisoformat(spec["earliest_start"]) == start - timedelta(seconds=300)
 

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("lead_time_s", sa.Double(), nullable=False),
         sa.Column("language", sa.String(8), nullable=False),
         sa.Column("wait_for_person_timeout_s", sa.Double(), nullable=False),
+        sa.Column("max_speed_m_s", sa.Double(), nullable=False),
         _time("updated_at"),
         _site_fk("appointment_routing"),
         sa.PrimaryKeyConstraint("site_id", name=op.f("pk_appointment_routing")),
