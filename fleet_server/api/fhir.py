@@ -8,33 +8,29 @@ Bodies may be sent as application/fhir+json or application/json.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from fleet_server.auth.audit import Actor, record_audit
 from fleet_server.auth.roles import Principal, Role
 from fleet_server.city.appointments import (
     AppointmentDesk,
-    DestinationRule,
     Outcome,
-    Routing,
     check_routing,
     find_appointment,
     load_routing,
     store_routing,
 )
 from fleet_server.city.fhir import FhirFieldError, parse_appointment, parse_bundle
+from fleet_server.city.schemas import AppointmentPublic, RoutingBody
 from fleet_server.db.models import Appointment, Mission
 from fleet_server.deps import ActorDep, ServicesDep, SessionDep, require_role
 from fleet_server.errors import InvalidInput, NotFound
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
-from missions.types import MAX_GUIDANCE_SPEED_M_S, Language
+from missions.sites import Site
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["health platform"])
 
@@ -44,43 +40,6 @@ SiteViewer = Annotated[Principal, Depends(require_role(Role.VIEWER, site_param="
 SiteDispatcher = Annotated[Principal, Depends(require_role(Role.DISPATCHER, site_param="site_id"))]
 SiteManager = Annotated[Principal, Depends(require_role(Role.SITE_MANAGER, site_param="site_id"))]
 FhirBody = Annotated[dict[str, Any], Body(media_type="application/fhir+json")]
-
-
-class DestinationRow(BaseModel):
-    """A mapping-table row: `Location/<id>` or `<system>|<code>` -> waypoint id or name."""
-
-    match: str = Field(min_length=1, max_length=300)
-    waypoint: str = Field(min_length=1, max_length=200)
-
-
-class RoutingBody(BaseModel):
-    """How appointments at a site become guidance missions."""
-
-    entrance: str = Field(min_length=1, max_length=200)
-    """Where the guide meets the visitor (waypoint id or name)."""
-    lead_time_s: float = Field(default=600.0, ge=0, le=86_400)
-    """The mission may start this long before the appointment."""
-    language: Language = Language.ZH_CN
-    wait_for_person_timeout_s: float = Field(default=300.0, gt=0, le=3600)
-    max_speed_m_s: float = Field(default=0.5, gt=0, le=MAX_GUIDANCE_SPEED_M_S)
-    """How fast the guide walks."""
-    destinations: list[DestinationRow] = Field(default_factory=list, max_length=2000)
-
-
-class AppointmentPublic(BaseModel):
-    """A received appointment and its guidance mission."""
-
-    id: str
-    """Appointment.id at the health platform."""
-    site_id: str
-    status: str
-    start: datetime | None
-    destination: str | None
-    mission_id: uuid.UUID | None
-    mission_state: str | None
-    action: str | None = None
-    """What this request did: created, replaced, unchanged, cancelled or recorded."""
-    updated_at: datetime | None
 
 
 def _public(session: Session, link: Appointment, action: str | None = None) -> AppointmentPublic:
@@ -98,9 +57,9 @@ def _public(session: Session, link: Appointment, action: str | None = None) -> A
     )
 
 
-def _require_site(services: ServicesDep, session: Session, site_id: str) -> None:
+def _require_site(services: ServicesDep, session: Session, site_id: str) -> Site:
     try:
-        services.sites.load(session, site_id)
+        return services.sites.load(session, site_id)
     except SiteNotFound as exc:
         raise NotFound(str(exc)) from exc
     except SiteMapUnavailable as exc:
@@ -277,20 +236,8 @@ def put_routing(
     _manager: SiteManager,
 ) -> RoutingBody:
     """Set the entrance, lead time, language and the department mapping table."""
-    try:
-        site = services.sites.load(session, site_id)
-    except SiteNotFound as exc:
-        raise NotFound(str(exc)) from exc
-    except SiteMapUnavailable as exc:
-        raise InvalidInput("site_id", str(exc)) from exc
-    routing = Routing(
-        entrance=body.entrance,
-        lead_time_s=body.lead_time_s,
-        language=body.language,
-        wait_for_person_timeout_s=body.wait_for_person_timeout_s,
-        max_speed_m_s=body.max_speed_m_s,
-        destinations=tuple(DestinationRule(d.match, d.waypoint) for d in body.destinations),
-    )
+    site = _require_site(services, session, site_id)
+    routing = body.routing()
     check_routing(routing, site)
     store_routing(session, site_id, routing)
     record_audit(
@@ -311,13 +258,4 @@ def get_routing(site_id: SiteId, session: SessionDep, _viewer: SiteViewer) -> Ro
     routing = load_routing(session, site_id)
     if routing is None:
         raise NotFound(f"site {site_id!r} has no appointment routing")
-    return RoutingBody(
-        entrance=routing.entrance,
-        lead_time_s=routing.lead_time_s,
-        language=routing.language,
-        wait_for_person_timeout_s=routing.wait_for_person_timeout_s,
-        max_speed_m_s=routing.max_speed_m_s,
-        destinations=[
-            DestinationRow(match=r.match, waypoint=r.waypoint) for r in routing.destinations
-        ],
-    )
+    return RoutingBody.of(routing)
