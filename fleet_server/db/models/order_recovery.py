@@ -19,7 +19,8 @@ class MissionOrder(Base):
     a robot may hold. `start` and `profile` are the compiler inputs: compiling the mission
     again from them gives the same nodes and actionIds (`plan_digest` checks that), so no
     order is ever sent again under a new orderId. `releases[k]` is the node index update
-    `k` released through.
+    `k` released through as far as the runtime sent it; traffic control's own updates are
+    read back from the robot's state.
     """
 
     __tablename__ = "mission_orders"
@@ -32,6 +33,8 @@ class MissionOrder(Base):
     order_id: Mapped[str] = mapped_column(String(200))
     order_update_id: Mapped[int]
     releases: Mapped[list[Any]]
+    spec: Mapped[dict[str, Any]]
+    """The mission as compiled for this order (what was left of it, for a resumed one)."""
     start: Mapped[dict[str, Any]]
     profile: Mapped[dict[str, Any]]
     plan_digest: Mapped[str] = mapped_column(String(64))

@@ -12,6 +12,7 @@ here so this script keeps describing the schema as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,7 +24,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON(none_as_null=False).with_variant(
         postgresql.JSONB(none_as_null=False), "postgresql"
     )
@@ -39,6 +40,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(200), nullable=False),
         sa.Column("order_update_id", sa.Integer(), nullable=False),
         sa.Column("releases", _json(), nullable=False),
+        sa.Column("spec", _json(), nullable=False),
         sa.Column("start", _json(), nullable=False),
         sa.Column("profile", _json(), nullable=False),
         sa.Column("plan_digest", sa.String(64), nullable=False),
