@@ -26,6 +26,8 @@ from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
 from fleet_server.robots.directory import RobotDirectory, running_directory
+from fleet_server.schedules.materialise import ScheduleMaterialiser, running_schedules
+from fleet_server.schedules.quiet_hours import QuietHoursBook
 from fleet_server.settings import Settings
 from fleet_server.sites.store import SiteStore
 from fleet_server.telemetry.sampler import TelemetrySampler, running_telemetry
@@ -57,6 +59,10 @@ class FleetServices:
     """Webhooks and the MQTT bridge of the operations-centre feed."""
     emergency: EmergencyService | None = None
     broker: EmbeddedBroker | None = None
+    schedules: ScheduleMaterialiser | None = None
+    """Makes scheduled missions a horizon ahead."""
+    quiet_hours: QuietHoursBook | None = None
+    """Each site's quiet hours, as the compiler takes them."""
 
 
 async def _sweep_silent_robots(live: LiveFleet) -> None:
@@ -183,12 +189,18 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         alarms = await stack.enter_async_context(running_alarms(db, live, robots))
         orders = _start_order_publisher(stack, link, live, settings.vda_interface, alarms)
         sites = SiteStore(settings.data_dir)
+        # Entered before the runtime starts: scheduled missions whose time passed while the
+        # server was down are cancelled as missed before anything could start them late.
+        schedules = await stack.enter_async_context(running_schedules(settings, db, sites, alarms))
+        quiet_hours = QuietHoursBook(db)
         missions = _start_mission_runtime(
             stack,
             MissionRuntime(
                 db, live, orders, sites, reassign_after_s=settings.mission_reassign_after_s
             ),
         )
+        missions.quiet_hours = quiet_hours.option
+        schedules.missions_created = missions.poke
         hub = await _start_live_hub(stack, settings, live, db)
         stack.callback(alarms.add_listener(hub.on_alarm_event))
         # A robot registered or moved shows up at its site at once, not at the next re-read.
@@ -229,4 +241,6 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             feeds=feeds,
             emergency=emergency,
             broker=broker,
+            schedules=schedules,
+            quiet_hours=quiet_hours,
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -12,13 +13,14 @@ from fleet_server.auth.roles import Principal, Role
 from fleet_server.db.models import Schedule
 from fleet_server.deps import ActorDep, CurrentUser, ServicesDep, SessionDep
 from fleet_server.errors import InvalidInput, NotFound, PermissionDenied
+from fleet_server.missions.states import MissionState
 from fleet_server.schedules.recurrence import Recurrence, next_occurrences
 from fleet_server.schedules.rules import FIRST_YEAR, LAST_YEAR
 from fleet_server.schedules.service import (
-    DEFAULT_TIMEZONE,
     ScheduleFields,
     create_schedule,
     delete_schedule,
+    list_occurrences,
     list_schedules,
     update_schedule,
 )
@@ -45,7 +47,15 @@ Start = Annotated[
         description="local wall time the rule starts from (default: midnight of the day created)"
     ),
 ]
-TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])]
+TimeZoneName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        examples=["Asia/Shanghai"],
+        description="IANA time zone (default: the site's)",
+    ),
+]
 Exdates = Annotated[list[datetime], Field(max_length=1000)]
 
 
@@ -58,7 +68,7 @@ class ScheduleCreate(BaseModel):
     site_id: SiteId
     rrule: RuleText
     dtstart: Start | None = None
-    timezone: TimeZoneName = DEFAULT_TIMEZONE
+    timezone: TimeZoneName | None = None
     mission_template: dict[str, Any]
     exdates: Exdates = Field(default_factory=list)
     until: AwareDatetime | None = None
@@ -144,7 +154,10 @@ def _schedule(session: SessionDep, principal: Principal, schedule_id: int, role:
 
 
 def _announced(services: ServicesDep, public: SchedulePublic) -> SchedulePublic:
-    """Tell live-stream clients of the schedule's site about the change."""
+    """Tell live-stream clients of the schedule's site about the change, and the
+    materialiser to look at it now."""
+    if services.schedules is not None:
+        services.schedules.wake()
     services.hub.publish_schedule(
         public.site_id, {**public.model_dump(mode="json"), "site": public.site_id}
     )
@@ -210,7 +223,9 @@ def update(
             raise InvalidInput(name, "cannot be null; leave it out to keep it")
     if body.site_id is not None:
         _require_manager(principal, body.site_id)
-    changed = update_schedule(session, services.sites, schedule, changes, actor)
+    changed = update_schedule(
+        session, services.sites, schedule, changes, actor, cancel=services.missions.cancel
+    )
     return _announced(services, schedule_public(changed))
 
 
@@ -226,7 +241,9 @@ def replace(
     """Replace a schedule as a whole (a rule without start keeps the stored one)."""
     schedule = _schedule(session, principal, schedule_id, Role.SITE_MANAGER)
     _require_manager(principal, body.site_id)
-    changed = update_schedule(session, services.sites, schedule, body.model_dump(), actor)
+    changed = update_schedule(
+        session, services.sites, schedule, body.model_dump(), actor, cancel=services.missions.cancel
+    )
     return _announced(services, schedule_public(changed))
 
 
@@ -238,10 +255,10 @@ def delete(
     principal: CurrentUser,
     actor: ActorDep,
 ) -> Response:
-    """Delete a schedule; missions it made stay."""
+    """Delete a schedule; missions it made stay, but those made ahead are cancelled."""
     schedule = _schedule(session, principal, schedule_id, Role.SITE_MANAGER)
     site_id = schedule.site_id
-    delete_schedule(session, schedule, actor)
+    delete_schedule(session, schedule, actor, cancel=services.missions.cancel)
     entry = {"id": schedule_id, "site": site_id, "site_id": site_id, "deleted": True}
     services.hub.publish_schedule(site_id, entry)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -266,3 +283,43 @@ def preview(
         enabled=schedule.enabled,
         occurrences=next_occurrences(Recurrence.of(schedule), start, count),
     )
+
+
+class OccurrencePublic(BaseModel):
+    """One occurrence dealt with: the mission made for it, or why none was."""
+
+    occurs_at: datetime
+    """In the schedule's time zone."""
+    status: Literal["materialised", "missed", "refused"]
+    mission_id: uuid.UUID | None
+    mission_state: MissionState | None
+    detail: str | None
+    recorded_at: datetime
+
+
+@router.get("/{schedule_id}/occurrences", response_model=list[OccurrencePublic])
+def occurrences_(
+    schedule_id: ScheduleId,
+    session: SessionDep,
+    principal: CurrentUser,
+    status_: Annotated[
+        Literal["materialised", "missed", "refused"] | None, Query(alias="status")
+    ] = None,
+    before: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[OccurrencePublic]:
+    """Occurrences dealt with so far, newest first: made into missions (with the mission's
+    state), missed while the server was down, or refused by the site's map."""
+    schedule = _schedule(session, principal, schedule_id, Role.VIEWER)
+    tz = Recurrence.of(schedule).timezone
+    return [
+        OccurrencePublic(
+            occurs_at=row.occurs_at.astimezone(tz),
+            status=row.status,
+            mission_id=row.mission_id,
+            mission_state=state,
+            detail=row.detail,
+            recorded_at=row.recorded_at,
+        )
+        for row, state in list_occurrences(session, schedule.id, status_, before, limit)
+    ]

@@ -24,6 +24,12 @@ from fleet_server.deps import (
     require_role,
 )
 from fleet_server.errors import Conflict, InvalidInput, NotFound
+from fleet_server.schedules.quiet_hours import (
+    QuietPeriod,
+    SiteCalendarUpdate,
+    calendar_of,
+    set_site_calendar,
+)
 from fleet_server.sites.store import (
     SiteExists,
     SiteMapUnavailable,
@@ -47,6 +53,7 @@ from missions.sites import (
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
 SiteViewer = Annotated[Principal, Depends(require_role(Role.VIEWER, site_param="site_id"))]
+SiteManager = Annotated[Principal, Depends(require_role(Role.SITE_MANAGER, site_param="site_id"))]
 
 
 class LevelSummary(BaseModel):
@@ -72,6 +79,9 @@ class SitePublic(BaseModel):
     bbox_wgs84: list[float] | None
     """None when the site has no usable map."""
     geo_anchor: tuple[float, float] | None
+    timezone: str
+    """IANA time zone of the site's wall clock (schedules default to it)."""
+    quiet_hours: list[QuietPeriod]
     created_at: datetime
 
 
@@ -107,6 +117,8 @@ def site_public(row: SiteRow, site: Site | None) -> SitePublic:
         zones=summary["zones"] if summary else 0,
         bbox_wgs84=list(summary["bbox_wgs84"]) if summary else None,
         geo_anchor=anchor,
+        timezone=calendar_of(row).timezone,
+        quiet_hours=calendar_of(row).quiet_hours,
         created_at=row.created_at,
     )
 
@@ -192,6 +204,26 @@ def get_site(
         row = services.sites.row(session, site_id)
     except SiteNotFound as exc:
         raise NotFound(str(exc)) from exc
+    return site_public(row, _maybe_site(services, session, site_id))
+
+
+@router.patch("/{site_id}", response_model=SitePublic)
+def update_site(
+    site_id: str,
+    body: SiteCalendarUpdate,
+    services: ServicesDep,
+    session: SessionDep,
+    actor: ActorDep,
+    _manager: SiteManager,
+) -> SitePublic:
+    """Set the site's time zone or quiet hours (site manager); fields left out stay."""
+    try:
+        row = services.sites.row(session, site_id)
+    except SiteNotFound as exc:
+        raise NotFound(str(exc)) from exc
+    set_site_calendar(session, services.sites, row, actor, body)
+    if services.quiet_hours is not None:
+        services.quiet_hours.forget(site_id)
     return site_public(row, _maybe_site(services, session, site_id))
 
 

@@ -34,9 +34,11 @@ from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound, SiteStore
 from missions.compiler import (
     CompiledMission,
     MissionCompileError,
+    QuietHours,
     RobotProfile,
     StartPose,
     compile_mission,
+    spraying_silenced,
 )
 from missions.report import ActionOutcome, DisinfectionReport, build_disinfection_report
 from missions.types import (
@@ -193,6 +195,8 @@ class MissionRuntime:
         self._transition_hooks: list[TransitionHook] = []
         self.dispatch_blocked: Callable[[str], bool] = lambda _site_id: False
         """True for a site whose pending missions must wait (site emergency mode)."""
+        self.quiet_hours: Callable[[str], QuietHours | None] = lambda _site_id: None
+        """A site's quiet hours for an order compiled now (set by the schedules service)."""
 
     def add_transition_hook(self, hook: TransitionHook) -> Callable[[], None]:
         """Call hook(transition) after every commit that moved a mission; returns a remover.
@@ -531,10 +535,13 @@ class MissionRuntime:
                     start=StartPose.at(pose.x, pose.y, pose.map_id),
                     order_id=f"{mission.id}",
                     release_until=None,
+                    quiet=self.quiet_hours(mission.site_id),
                 )
             except MissionCompileError as exc:
                 last_error = exc
                 continue
+            if spraying_silenced(compiled):
+                continue  # every spray falls in quiet hours: it waits for them to end
             if isinstance(spec, GuidanceMission) and compiled.meeting_node_index is not None:
                 compiled = compiled.with_initial_release(compiled.meeting_node_index)
             # The preferred robot wins whenever it can do the mission; otherwise the soonest.
@@ -768,6 +775,7 @@ class MissionRuntime:
             run.profile,
             start=previous.end_pose,
             order_id=f"{run.mission_id}-r{run.rounds_done}",
+            quiet=self.quiet_hours(run.site_id),
         )
         self._track(run)
         follow.orders.append((run.robot, run.compiled.order()))

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from fleet_server.alarms.model import AlarmEvent, RaiseAlarm, Severity
+from fleet_server.alarms.service import AlarmService
 from fleet_server.alarms.store import apply_change
 from fleet_server.auth.audit import Actor, record_audit
 from fleet_server.db import Database
@@ -352,3 +353,22 @@ def _advance(session: Session, schedule_id: int, until: datetime) -> None:
         .values(materialised_until=until, updated_at=Schedule.updated_at)
         .execution_options(synchronize_session=False)
     )
+
+
+@contextlib.asynccontextmanager
+async def running_schedules(
+    settings: Settings, db: Database, sites: SiteStore, alarms: AlarmService
+) -> AsyncIterator[ScheduleMaterialiser]:
+    """A materialiser that has settled what was missed while the server was down and then
+    ticks until the context ends (enter it before the mission runtime starts)."""
+    materialiser = ScheduleMaterialiser(
+        db, sites, ScheduleTiming.of(settings), announce_alarm=alarms.announce_from_thread
+    )
+    await asyncio.to_thread(materialiser.settle_missed)
+    task = asyncio.create_task(materialiser.run(), name="schedule-materialiser")
+    try:
+        yield materialiser
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

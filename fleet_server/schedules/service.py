@@ -316,3 +316,24 @@ def list_schedules(
     if enabled is not None:
         query = query.where(Schedule.enabled.is_(enabled))
     return list(session.scalars(query.order_by(Schedule.site_id, Schedule.name, Schedule.id)))
+
+
+def list_occurrences(
+    session: Session,
+    schedule_id: int,
+    status: str | None = None,
+    before: datetime | None = None,
+    limit: int = 100,
+) -> list[tuple[ScheduleOccurrence, MissionState | None]]:
+    """The schedule's recorded occurrences with their mission's state, newest first."""
+    query = (
+        select(ScheduleOccurrence, Mission.state)
+        .outerjoin(Mission, Mission.id == ScheduleOccurrence.mission_id)
+        .where(ScheduleOccurrence.schedule_id == schedule_id)
+    )
+    if status is not None:
+        query = query.where(ScheduleOccurrence.status == status)
+    if before is not None:
+        query = query.where(ScheduleOccurrence.occurs_at < before)
+    rows = session.execute(query.order_by(ScheduleOccurrence.occurs_at.desc()).limit(limit))
+    return [(row, None if state is None else MissionState(state)) for row, state in rows]

@@ -16,6 +16,7 @@ See :mod:`missions.compiler.compiled` for base/horizon/update rules,
 from missions.compiler.compile import compile_mission
 from missions.compiler.compiled import CompiledMission, DwellPointPlan
 from missions.compiler.errors import MissionCompileError
+from missions.compiler.quiet import QuietHours, spraying_silenced
 from missions.compiler.robot import (
     DEFAULT_DEVIATION_XY_M,
     DWELL_DEVIATION_XY_M,
@@ -32,10 +33,12 @@ __all__ = [
     "CompiledMission",
     "DwellPointPlan",
     "MissionCompileError",
+    "QuietHours",
     "RobotProfile",
     "RobotProfileError",
     "StartPose",
     "compile_mission",
     "load_robot_profile",
     "planned_dwell_s",
+    "spraying_silenced",
 ]

@@ -9,6 +9,7 @@ from missions.compiler.actions import action_id
 from missions.compiler.compiled import CompiledMission, DwellPointPlan
 from missions.compiler.errors import MissionCompileError, present
 from missions.compiler.path import PathBuilder, PathEdge, PathNode
+from missions.compiler.quiet import QuietHours, Suppressed, suppress_quiet_actions
 from missions.compiler.robot import RobotProfile, StartPose
 from missions.compiler.site_view import SiteView
 from missions.compiler.stops import mission_stops
@@ -26,13 +27,16 @@ def compile_mission(
     start: StartPose,
     order_id: str,
     release_until: int | None = None,
+    quiet: QuietHours | None = None,
 ) -> CompiledMission:
     """Compile ``mission`` for ``robot`` standing at ``start`` on ``site``.
 
     ``release_until`` is the index of the last node the initial order releases (None:
     all). Raises :class:`MissionCompileError` naming the mission field that does not fit
     the site or the robot (``checkpoints.2``, ``targets.0.room``, ``from``,
-    ``required_capability``, ``site``; ``start`` for the start pose).
+    ``required_capability``, ``site``; ``start`` for the start pose). With ``quiet``,
+    speech and spraying that would fall in a zone's quiet hours are left out
+    (:mod:`missions.compiler.quiet`).
     """
     if not order_id.strip():
         raise ValueError("order_id: must not be empty")
@@ -52,7 +56,11 @@ def compile_mission(
     stops = mission_stops(mission, view, anchor)
     builder = PathBuilder(view, first, anchor)
     stop_nodes = [builder.visit(stop) for stop in stops.stops]
+    silenced = (
+        [] if quiet is None else suppress_quiet_actions(view, builder.nodes, builder.edges, quiet)
+    )
     nodes, planned, dwell_points = _vda_nodes(builder.nodes, order_id)
+    planned += _silenced_points(silenced, order_id)
     edges = _vda_edges(builder.nodes, builder.edges)
     duration = sum(e.time_s for e in builder.edges) + sum(
         a.duration_s for n in builder.nodes for a in n.actions
@@ -74,7 +82,21 @@ def compile_mission(
         meeting_node_index=meeting,
         on_no_show=mission.on_no_show if isinstance(mission, GuidanceMission) else None,
         initial_release=len(nodes) - 1 if release_until is None else release_until,
+        quiet_suppressed=tuple(s.action.action_type for s in silenced),
     )
+
+
+def _silenced_points(silenced: list[Suppressed], order_id: str) -> list[PlannedPoint]:
+    """Planned points of sprays left out for quiet hours, under ids no action has: the
+    report shows them as not done."""
+    return [
+        dataclasses.replace(
+            s.action.dwell.planned_point,
+            action_id=f"{order_id}-quiet-{number:03d}-{s.action.action_type}",
+        )
+        for number, s in enumerate(silenced, start=1)
+        if s.action.dwell is not None
+    ]
 
 
 def start_node(view: SiteView, start: StartPose) -> tuple[PathNode, str]:

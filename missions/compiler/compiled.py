@@ -107,6 +107,8 @@ class CompiledMission:
     on_no_show: NoShowAction | None = None
     initial_release: int = -1
     """Index of the last node the initial order releases; -1 (default): all of them."""
+    quiet_suppressed: tuple[str, ...] = ()
+    """actionTypes left out for quiet hours, in path order (:mod:`missions.compiler.quiet`)."""
     _releases: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ dealt with (the mission made for it, or why none was), unique per schedule and i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ depends_on: str | Sequence[str] | None = None
 OCCURRENCE_STATUSES = ("materialised", "missed", "refused")
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON(none_as_null=False).with_variant(
         postgresql.JSONB(none_as_null=False), "postgresql"
     )
