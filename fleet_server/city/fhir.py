@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
@@ -88,14 +89,29 @@ def _require_type(data: Any, resource_type: str, prefix: str) -> Mapping[str, An
     return data
 
 
+def _check_contained(data: Mapping[str, Any], at: str) -> None:
+    # The models fail with a KeyError on a contained resource of an unknown type.
+    contained = data.get("contained")
+    if not isinstance(contained, list):
+        return
+    for i, resource in enumerate(contained):
+        if isinstance(resource, Mapping) and "resourceType" in resource:
+            try:
+                get_fhir_model_class(str(resource["resourceType"]))
+            except ValueError as exc:
+                raise FhirFieldError(
+                    f"{at}contained[{i}].resourceType", "not a FHIR R4 resource type"
+                ) from exc
+
+
 def parse_appointment(data: Any, prefix: str = "") -> Appointment:
     """Validate an Appointment (structure, status code, id); FhirFieldError otherwise."""
-    _require_type(data, "Appointment", prefix)
+    at = f"{prefix}." if prefix else ""
+    _check_contained(_require_type(data, "Appointment", prefix), at)
     try:
         appointment = Appointment.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc, prefix) from exc
-    at = f"{prefix}." if prefix else ""
     if appointment.status not in APPOINTMENT_STATUSES:
         raise FhirFieldError(
             f"{at}status",
@@ -127,7 +143,8 @@ def parse_bundle(data: Any) -> list[BundleEntry]:
     for i, entry in enumerate(entries):
         # Checked first: the models fail with a KeyError on an unknown resourceType.
         if isinstance(entry, Mapping) and entry.get("resource") is not None:
-            _require_type(entry["resource"], "Appointment", f"entry[{i}].resource")
+            where = f"entry[{i}].resource"
+            _check_contained(_require_type(entry["resource"], "Appointment", where), f"{where}.")
     try:
         bundle = Bundle.model_validate(data)
     except ValidationError as exc:

@@ -88,6 +88,7 @@ def test_absolute_and_versioned_location_references_map_too(reference: str) -> N
         ),
         ({"minutesDuration": "long"}, "minutesDuration"),
         ({"colour": "blue"}, "colour"),
+        ({"contained": [{"resourceType": "Unheard"}]}, "contained[0].resourceType"),
     ],
 )
 def test_invalid_resources_are_refused_naming_the_element(
@@ -220,6 +221,10 @@ def test_bundle_entries_come_back_in_order_with_deletes() -> None:
             "entry[0].resource",
         ),
         ({"resourceType": "Appointment"}, "resourceType"),
+        (
+            _bundle({"resource": appointment(contained=[{"resourceType": "Nope"}])}),
+            "entry[0].resource.contained[0].resourceType",
+        ),
         ({"resourceType": "Bundle", "type": "batch", "entry": {"resource": {}}}, "entry"),
     ],
 )
