@@ -234,7 +234,6 @@ class GeoLayers:
                         "charging": bool(live is not None and live.charging),
                         "mission": str(mission[0]) if mission is not None else None,
                         "mission_kind": mission[1] if mission is not None else None,
-                        "last_seen": _iso(live.last_seen if live is not None else None),
                     },
                 )
             )

@@ -288,6 +288,11 @@ def _battery(api: Api) -> float | None:
     return robot.battery_charge if robot is not None else None
 
 
+def _last_seen(api: Api) -> datetime | None:
+    robot = api.services.live.get("geo", "g1")
+    return robot.last_seen if robot is not None else None
+
+
 def test_etag_answers_304_until_something_changes(api: Api, clinic: dict[str, Any]) -> None:
     url = "/api/v1/geo/robots?site=clinic"
     first = api.client.get(url, headers=api.as_("admin"))
@@ -298,6 +303,11 @@ def test_etag_answers_304_until_something_changes(api: Api, clinic: dict[str, An
     weak = api.client.get(url, headers={**api.as_("admin"), "If-None-Match": f'"x", W/{etag}'})
     assert weak.status_code == 304
     start = clinic["start"]
+    seen = _last_seen(api)
+    clinic["sender"].send(start.x, start.y, 80.0)  # reports, but nothing a map shows changed
+    assert wait_until(lambda: _last_seen(api) != seen, 10)
+    again = api.client.get(url, headers={**api.as_("admin"), "If-None-Match": etag})
+    assert again.status_code == 304
     clinic["sender"].send(start.x, start.y, 55.0)
     live = api.services.live
     assert wait_until(
