@@ -12,7 +12,12 @@ import uvicorn
 
 from fleet_server.app import create_app
 from fleet_server.db.models import Site as SiteRow
-from fleet_server.robots.registry import find_robot, register_robot
+from fleet_server.robots.registry import (
+    find_robot,
+    give_new_password,
+    mqtt_username,
+    register_robot,
+)
 from fleet_server.services import FleetServices, ensure_admin
 from fleet_server.settings import Settings
 from fleet_server.sites.store import slugify
@@ -68,8 +73,12 @@ def demo_fleet(broker_url: str, interface: str, count: int) -> FleetGroup:
 
 
 def provision_demo(services: FleetServices, fleet: FleetGroup) -> list[str]:
-    """Store the demo sites and register the demo robots (what is stored already stays)."""
+    """Store the demo sites and register the demo robots (what is stored already stays).
+
+    Each simulated robot's agent gets its MQTT account: the password of a new registration,
+    or a new password for a robot registered by an earlier run (passwords are not stored)."""
     done = []
+    rows = []
     with services.db.session() as session:
         for sim_fleet in fleet.fleets:
             site = sim_fleet.world.site if sim_fleet.world is not None else None
@@ -81,19 +90,28 @@ def provision_demo(services: FleetServices, fleet: FleetGroup) -> list[str]:
                 done.append(f"site {site_id}")
             for robot in sim_fleet.robots:
                 cfg = robot.config
-                if find_robot(session, cfg.manufacturer, cfg.serial_number) is not None:
-                    continue
-                register_robot(
-                    session,
-                    services.auth.hasher,
-                    manufacturer=cfg.manufacturer,
-                    serial_number=cfg.serial_number,
-                    kind=cfg.robot.kind,
-                    capabilities=[Capability(c) for c in cfg.robot.capabilities],
-                    site_id=site_id,
+                row = find_robot(session, cfg.manufacturer, cfg.serial_number)
+                if row is not None:
+                    password = give_new_password(row, services.auth.hasher)
+                else:
+                    registration = register_robot(
+                        session,
+                        services.auth.hasher,
+                        manufacturer=cfg.manufacturer,
+                        serial_number=cfg.serial_number,
+                        kind=cfg.robot.kind,
+                        capabilities=[Capability(c) for c in cfg.robot.capabilities],
+                        site_id=site_id,
+                    )
+                    row, password = registration.robot, registration.mqtt_password
+                    done.append(f"robot {cfg.serial_number}")
+                rows.append(row)
+                sim_fleet.use_credentials(
+                    cfg.serial_number, mqtt_username(row.manufacturer, row.serial_number), password
                 )
-                done.append(f"robot {cfg.serial_number}")
         session.commit()
+        for row in rows:
+            services.robots.put(row)  # the embedded broker learns the accounts
     return done
 
 
@@ -143,6 +161,8 @@ async def run_demo(settings: Settings, robot_count: int) -> None:
     )
     services = app.state.services
     await asyncio.to_thread(provision_demo, services, fleet)
+    if services.broker_accounts is not None:
+        await services.broker_accounts.sync()  # accounts in place before the robots connect
     sim = SimFleetThread(fleet).start()
     with services.db.session() as session:
         generated = ensure_admin(session, None, services.auth.hasher)

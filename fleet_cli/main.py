@@ -13,7 +13,7 @@ import numpy as np
 import typer
 import uvicorn
 
-from fleet_cli import missions_cli, robots_cli, sites_cli, users
+from fleet_cli import broker_cli, missions_cli, robots_cli, sites_cli, users
 from fleet_cli.ports import PortTakenError, choose_port
 from fleet_cli.sim_cli import app as sim_app
 from fleet_server.observability.structured_logging import configure_logging
@@ -26,6 +26,7 @@ app.add_typer(sites_cli.app, name="site")
 app.add_typer(users.app, name="user")
 app.add_typer(missions_cli.app, name="mission")
 app.add_typer(robots_cli.app, name="robot")
+app.add_typer(broker_cli.app, name="broker")
 
 EXIT_USAGE = 2
 

@@ -251,7 +251,15 @@ async def provision(api: Api, scenario: Scenario, run: SimRun) -> str:
             "capabilities": list(cfg.robot.capabilities),
             "site_id": site_id,
         }
-        await api.call("POST", "/api/v1/robots", (201, 409), json=body)
+        # Each robot connects with its own MQTT account (issue 11): the password comes with
+        # the registration, or from new credentials when it was registered before.
+        credentials = await api.call("POST", "/api/v1/robots", (201, 409), json=body)
+        if "mqtt_password" not in credentials:  # 409: registered already
+            one = f"/api/v1/robots/{cfg.manufacturer}/{cfg.serial_number}/credentials"
+            credentials = await api.call("POST", one, (200,))
+        run.fleet.use_credentials(
+            cfg.serial_number, credentials["mqtt_username"], credentials["mqtt_password"]
+        )
     return site_id
 
 

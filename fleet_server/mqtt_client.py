@@ -125,7 +125,13 @@ class MqttLink:
         if endpoint.username:
             self._client.username_pw_set(endpoint.username, endpoint.password)
         if endpoint.tls:
-            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            # The broker's certificate is always verified, host name included.
+            self._client.tls_set(
+                ca_certs=str(endpoint.ca_file) if endpoint.ca_file else None,
+                certfile=str(endpoint.cert_file) if endpoint.cert_file else None,
+                keyfile=str(endpoint.key_file) if endpoint.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         if will is not None:
             topic, payload, qos, retain = will
             self._client.will_set(topic, payload, qos=qos, retain=retain)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from fleet_server.alarms.service import AlarmService, running_alarms
 from fleet_server.auth.context import AuthContext
 from fleet_server.auth.signing_key import load_signing_key
 from fleet_server.auth.users import ensure_admin as ensure_admin  # re-exported for the demo
-from fleet_server.broker import EmbeddedBroker, make_embedded_broker
+from fleet_server.broker import EmbeddedBroker
 from fleet_server.db import Database, upgrade_to_head
 from fleet_server.feeds.service import FeedService, running_feeds
 from fleet_server.fleet.ingest import Ingest, tune_gc_for_ingest
@@ -25,6 +26,7 @@ from fleet_server.missions.emergency import EmergencyService, running_emergency
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
+from fleet_server.robots.broker_sync import BrokerAccountSync, running_embedded_broker
 from fleet_server.robots.directory import RobotDirectory, running_directory
 from fleet_server.schedules.materialise import ScheduleMaterialiser, running_schedules
 from fleet_server.schedules.quiet_hours import QuietHoursBook
@@ -59,6 +61,8 @@ class FleetServices:
     """Webhooks and the MQTT bridge of the operations-centre feed."""
     emergency: EmergencyService | None = None
     broker: EmbeddedBroker | None = None
+    broker_accounts: BrokerAccountSync | None = None
+    """The embedded broker's password and ACL files, when it enforces robot accounts."""
     schedules: ScheduleMaterialiser | None = None
     """Makes scheduled missions a horizon ahead."""
     quiet_hours: QuietHoursBook | None = None
@@ -162,18 +166,26 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         robots = await stack.enter_async_context(running_directory(db))
         auth = AuthContext.from_settings(settings, load_signing_key(settings))
         broker: EmbeddedBroker | None = None
+        broker_accounts: BrokerAccountSync | None = None
+        endpoint = settings.mqtt_endpoint()
         if settings.uses_embedded_broker:
-            broker = make_embedded_broker(
-                settings.embedded_mqtt_port, settings.embedded_mqtt_broker
+            embedded = await stack.enter_async_context(running_embedded_broker(settings, robots))
+            broker, broker_accounts, endpoint = (
+                embedded.broker,
+                embedded.accounts,
+                embedded.endpoint,
             )
-            stack.callback(broker.stop)
-            await asyncio.to_thread(broker.start)
         loop = asyncio.get_running_loop()
         live = LiveFleet(offline_after_s=settings.robot_offline_factor * settings.robot_keepalive_s)
-        link = MqttLink(
-            settings.mqtt_endpoint(), client_id=f"fleet-server-{os.getpid()}", loop=loop
+        # Unique per run: two servers with one client id would take over each other's session.
+        client_id = f"fleet-server-{os.getpid()}-{secrets.token_hex(3)}"
+        link = MqttLink(endpoint, client_id=client_id, loop=loop)
+        ingest = Ingest(
+            live,
+            settings.vda_interface,
+            directory=robots,
+            max_payload_bytes=settings.mqtt_max_payload_bytes,
         )
-        ingest = Ingest(live, settings.vda_interface)
         ingest.subscribe(link)
         tune_gc_for_ingest()
         await link.start()
@@ -187,6 +199,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
 
         stack.push_async_callback(stop_sweeper)
         alarms = await stack.enter_async_context(running_alarms(db, live, robots))
+        ingest.on_unregistered = alarms.robot_unregistered
         orders = _start_order_publisher(stack, link, live, settings.vda_interface, alarms)
         sites = SiteStore(settings.data_dir)
         # Entered before the runtime starts: scheduled missions whose time passed while the
@@ -241,6 +254,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             feeds=feeds,
             emergency=emergency,
             broker=broker,
+            broker_accounts=broker_accounts,
             schedules=schedules,
             quiet_hours=quiet_hours,
         )

@@ -22,13 +22,18 @@ MIN_PASSWORD_CHARS = 12
 
 
 class MqttEndpoint(BaseModel):
-    """A broker address parsed from `FLEET_MQTT_URL`."""
+    """A broker address parsed from `FLEET_MQTT_URL`, with the client's credentials and TLS."""
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: Path | None = None
+    """CA certificates to trust (None: the system's)."""
+    cert_file: Path | None = None
+    """Client certificate, for brokers that require one."""
+    key_file: Path | None = None
 
 
 def parse_mqtt_url(url: str) -> MqttEndpoint:
@@ -151,6 +156,27 @@ class Settings(BaseSettings):
     http_behind_tls_proxy: bool = False
     """Browsers reach the server over HTTPS through a reverse proxy: send HSTS on every
     response (it is always sent on requests that arrive over TLS)."""
+    mqtt_username: str = Field(default="fleet-server", min_length=1, pattern=r"^[^/:\s]+$")
+    """The server's MQTT account when `FLEET_MQTT_URL` names none (docs/security.md)."""
+    mqtt_password: SecretStr | None = None
+    """Its password; the embedded broker generates one per start when unset."""
+    mqtt_ca_file: Path | None = None
+    """CA certificates the server trusts for an `mqtts://` broker (default: the system's)."""
+    mqtt_client_cert_file: Path | None = None
+    """Client certificate the server presents to the broker, if it asks for one."""
+    mqtt_client_key_file: Path | None = None
+    mqtt_max_payload_bytes: int = Field(default=256 * 1024, ge=1024, le=256 * 1024 * 1024)
+    """Largest MQTT payload accepted; the broker's packet limit leaves room for the topic."""
+    embedded_mqtt_auth: Literal["auto", "on", "off"] = "auto"
+    """Per-robot accounts and ACL on the embedded broker; `auto`: on with Mosquitto, off
+    with amqtt (which cannot enforce them; `on` refuses to start with it)."""
+    broker_tls_port: int | None = Field(default=None, ge=1, le=65535)
+    """A TLS listener on the embedded broker (and in `fleet broker config`)."""
+    broker_tls_cert_file: Path | None = None
+    broker_tls_key_file: Path | None = None
+    broker_tls_ca_file: Path | None = None
+    """CA that signs robots' client certificates (needed with `broker_tls_require_client_cert`)."""
+    broker_tls_require_client_cert: bool = False
 
     @field_validator("vda_interface")
     @classmethod
@@ -245,6 +271,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{ENV_PREFIX}ARGON2_PROFILE must be 'standard' in production")
         return self
 
+    @model_validator(mode="after")
+    def _broker_tls_is_complete(self) -> Settings:
+        if self.broker_tls_port is not None and (
+            self.broker_tls_cert_file is None or self.broker_tls_key_file is None
+        ):
+            raise ValueError(
+                f"{ENV_PREFIX}BROKER_TLS_PORT needs {ENV_PREFIX}BROKER_TLS_CERT_FILE "
+                f"and {ENV_PREFIX}BROKER_TLS_KEY_FILE"
+            )
+        if self.broker_tls_require_client_cert and self.broker_tls_ca_file is None:
+            raise ValueError(
+                f"{ENV_PREFIX}BROKER_TLS_REQUIRE_CLIENT_CERT needs {ENV_PREFIX}BROKER_TLS_CA_FILE"
+            )
+        return self
+
     @property
     def effective_log_format(self) -> Literal["text", "json"]:
         """The log format in force (`auto` resolved by environment)."""
@@ -260,8 +301,16 @@ class Settings(BaseSettings):
     def mqtt_endpoint(self) -> MqttEndpoint:
         """Where the server's MQTT client connects."""
         if self.uses_embedded_broker:
-            return MqttEndpoint(host="127.0.0.1", port=self.embedded_mqtt_port)
-        return parse_mqtt_url(self.mqtt_url)
+            endpoint = MqttEndpoint(host="127.0.0.1", port=self.embedded_mqtt_port)
+        else:
+            endpoint = parse_mqtt_url(self.mqtt_url)
+        if endpoint.username is None and self.mqtt_password is not None:
+            endpoint.username = self.mqtt_username
+            endpoint.password = self.mqtt_password.get_secret_value()
+        endpoint.ca_file = self.mqtt_ca_file
+        endpoint.cert_file = self.mqtt_client_cert_file
+        endpoint.key_file = self.mqtt_client_key_file
+        return endpoint
 
 
 class SettingsError(Exception):

@@ -137,6 +137,13 @@ class SimFleet:
             for proxy in self.proxies.values():
                 await proxy.stop()
 
+    def use_credentials(self, serial_number: str, username: str, password: str) -> None:
+        """Give one robot's agent its MQTT account (before `run`)."""
+        k = self._by_serial[serial_number]
+        robot = self.robots[k]
+        robot.config = robot.config.model_copy(update={"username": username, "password": password})
+        self.agents[k] = robot.make_agent(self.clock)
+
     async def _open_proxies(self) -> None:
         for name in sorted(self._proxied):
             k = self._by_serial[name]

@@ -104,6 +104,11 @@ class AlarmService:
         self._synced.discard(robot)  # its errors count from its next state on
         self._enqueue(ClearAlarms(unregistered_key(robot), _now()))
 
+    def robot_unregistered(self, robot: RobotKey) -> None:
+        """Ingest dropped a message from a robot that is not registered (on the event loop)."""
+        entry = self.directory.get(robot)
+        self._report_unregistered(robot, decommissioned=entry is not None)
+
     def _on_directory_change(self, entry: RegisteredRobot) -> None:
         if not entry.decommissioned:
             self.robot_registered(entry.key)

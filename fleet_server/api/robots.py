@@ -163,6 +163,7 @@ def rotate_credentials(
     """A new MQTT password for the robot, shown this once."""
     robot = _registered(session, principal, manufacturer, serial_number, Role.SITE_MANAGER)
     credentials = service.rotate_credentials(session, services.auth.hasher, robot, actor)
+    services.robots.put(robot)  # the embedded broker reloads its accounts
     return CredentialsPublic(
         mqtt_username=credentials.mqtt_username, mqtt_password=credentials.mqtt_password
     )

@@ -1,11 +1,13 @@
 """Robot messages in: parse once, check identity, update the live fleet state.
 
-A malformed, oversized or schema-invalid payload, or one whose header names another robot
-than its topic, is counted by robot and reason, logged at most once per robot per minute,
-and dropped. Nothing a robot sends can stop the ingest, and nothing it sends can grow the
-bookkeeping without bound: past `max_tracked_robots` distinct offenders, counts and log
-slots fold into one "other" bucket (a client inventing serial numbers is an attack, not a
-fleet).
+A malformed, oversized or schema-invalid payload, one whose header names another robot
+than its topic, or one from a robot that is not registered (issue 11: topic, header and
+registry must agree), is counted by robot and reason, logged at most once per robot per
+minute, and dropped; unregistered robots are also reported (`on_unregistered`) and never
+enter the live state. Nothing a robot sends can stop the ingest, and nothing it sends can
+grow the bookkeeping without bound: past `max_tracked_robots` distinct offenders, counts
+and log slots fold into one "other" bucket (a client inventing serial numbers is an
+attack, not a fleet).
 
 The hot path is one `TypeAdapter.validate_json` per message (the `decode_*` functions)
 and an in-memory update; no database, no second parse.
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 from fleet_server.fleet.live_state import LiveFleet, RobotKey
 from fleet_server.mqtt_client import MqttLink, Unsubscribe
 from missions.vda5050 import (
+    ConnectionState,
     TopicKind,
     decode_connection,
     decode_factsheet,
@@ -88,6 +91,7 @@ class RejectReason:
     OVERSIZED = "oversized"
     INVALID = "invalid"
     IDENTITY_MISMATCH = "identity_mismatch"
+    UNREGISTERED = "unregistered"
     VERSION = "unsupported_version"
 
 
@@ -107,6 +111,29 @@ class _Identified(Protocol):
 _M = TypeVar("_M", bound=_Identified)
 
 
+def _always(_payload: bytes) -> bool:
+    return True
+
+
+def _never(_payload: bytes) -> bool:
+    return False
+
+
+def _says_online(payload: bytes) -> bool:
+    try:
+        return decode_connection(payload).connection_state == ConnectionState.ONLINE
+    except ValidationError:
+        return False
+
+
+class Registry(Protocol):
+    """Who may report (the robot directory)."""
+
+    def admits(self, key: RobotKey) -> bool: ...
+
+    def reload_soon(self) -> None: ...
+
+
 class Ingest:
     """Handlers for the state, visualization, connection and factsheet topics of every robot.
 
@@ -123,8 +150,13 @@ class Ingest:
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         max_tracked_robots: int = MAX_TRACKED_ROBOTS,
         monotonic: Callable[[], float] = time.monotonic,
+        directory: Registry | None = None,
     ) -> None:
+        """Without a `directory` every robot is admitted (benchmarks, parser tests); the
+        server always passes its robot directory."""
         self.live = live
+        self.directory = directory
+        self.on_unregistered: Callable[[RobotKey], None] | None = None
         self.interface = interface
         self.max_payload_bytes = max_payload_bytes
         self.max_tracked_robots = max_tracked_robots
@@ -160,13 +192,21 @@ class Ingest:
         decode: Callable[[bytes], _M],
         *,
         empty_clears: bool = False,
+        shows_presence: Callable[[bytes], bool] = _always,
     ) -> tuple[RobotKey, _M] | None:
-        """Topic identity, one parse, header check; None (counted) when the message is dropped.
+        """Registration, topic identity, one parse, header check; None (counted) when the
+        message is dropped.
 
         `empty_clears`: an empty payload is a cleared retained message, ignored (§6.14).
+        `shows_presence`: whether the message, from an unregistered robot, means that robot
+        is connected now (retained messages of one long gone do not; §6.14, §6.15).
         """
         key = self._robot_key(topic, payload)
         if key is None:
+            return None
+        directory = self.directory
+        if directory is not None and not directory.admits(key):
+            self._unregistered(key, directory, report=shows_presence(payload))
             return None
         if empty_clears and not payload:
             self.ignored["retained_cleared"] += 1
@@ -200,7 +240,9 @@ class Ingest:
 
     def on_connection(self, topic: str, payload: bytes) -> None:
         """A `connection` message or the broker's last will (VDA 5050 §6.14)."""
-        admitted = self._admit(topic, payload, decode_connection, empty_clears=True)
+        admitted = self._admit(
+            topic, payload, decode_connection, empty_clears=True, shows_presence=_says_online
+        )
         if admitted is not None:
             key, message = admitted
             self.live.apply_connection(key, message.connection_state, self._monotonic())
@@ -208,7 +250,9 @@ class Ingest:
 
     def on_factsheet(self, topic: str, payload: bytes) -> None:
         """A `factsheet` message (VDA 5050 §6.15), kept as the robot's latest."""
-        admitted = self._admit(topic, payload, decode_factsheet, empty_clears=True)
+        admitted = self._admit(
+            topic, payload, decode_factsheet, empty_clears=True, shows_presence=_never
+        )
         if admitted is not None:
             key, message = admitted
             self.live.apply_factsheet(key, message, self._monotonic())
@@ -245,6 +289,15 @@ class Ingest:
             self._reject(key, RejectReason.OVERSIZED, f"{len(payload)} bytes")
             return None
         return key
+
+    def _unregistered(self, key: RobotKey, directory: Registry, *, report: bool) -> None:
+        self._reject(key, RejectReason.UNREGISTERED, "not registered (or decommissioned)")
+        if not report:
+            return
+        # It may have been registered by the CLI a moment ago; the directory rate-limits.
+        directory.reload_soon()
+        if self.on_unregistered is not None:
+            self.on_unregistered(key)
 
     def _header_matches(self, key: RobotKey, header: _Identified) -> bool:
         # Visualization may omit its header (§6.13); whatever is given must match the topic.

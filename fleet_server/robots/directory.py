@@ -4,7 +4,8 @@ Alarms and telemetry look up every robot that reports; the directory answers fro
 It is loaded at startup, updated by the robots API after each commit, and reloaded every
 `refresh_s` so robots registered by other means (the demo, the CLI, another replica) are
 known soon. Reads take no lock: writers replace the whole mapping (copy on write).
-Listeners hear of every robot that is new or changed, on whichever thread changed it.
+Listeners hear of every robot that is new or changed, on whichever thread changed it; a
+robot that disappeared from the database is announced as decommissioned.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from fleet_server.fleet.live_state import RobotKey
 log = logging.getLogger(__name__)
 
 REFRESH_S = 10.0
+MIN_RELOAD_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class RegisteredRobot:
     serial_number: str
     site_id: str | None
     decommissioned: bool
+    broker_password_hash: str | None = field(default=None, repr=False)
+    """Mosquitto hash of its MQTT password (None: it has no broker account)."""
 
     @property
     def key(self) -> RobotKey:
@@ -47,7 +51,12 @@ class RegisteredRobot:
     def of(cls, robot: Robot) -> RegisteredRobot:
         """The entry for a robot row."""
         return cls(
-            robot.id, robot.manufacturer, robot.serial_number, robot.site_id, robot.decommissioned
+            robot.id,
+            robot.manufacturer,
+            robot.serial_number,
+            robot.site_id,
+            robot.decommissioned,
+            robot.broker_password_hash,
         )
 
 
@@ -61,9 +70,25 @@ class RobotDirectory:
         self._robots: dict[RobotKey, RegisteredRobot] = {}
         self._write_lock = threading.Lock()
         self._listeners: list[DirectoryListener] = []
+        self._reload_wanted: asyncio.Event | None = None
 
     def __len__(self) -> int:
         return len(self._robots)
+
+    def __iter__(self) -> Iterator[RegisteredRobot]:
+        return iter(list(self._robots.values()))
+
+    def admits(self, key: RobotKey) -> bool:
+        """Whether the robot is registered and not decommissioned (hot path: one lookup)."""
+        entry = self._robots.get(key)
+        return entry is not None and not entry.decommissioned
+
+    def reload_soon(self) -> None:
+        """Ask the running directory to re-read the database now rather than at its next
+        refresh (call on the event loop; e.g. when an unknown robot reports, since it may
+        have been registered by the CLI a moment ago)."""
+        if self._reload_wanted is not None:
+            self._reload_wanted.set()
 
     def get(self, key: RobotKey) -> RegisteredRobot | None:
         """The registered robot with that identity, if any."""
@@ -88,6 +113,9 @@ class RobotDirectory:
         for entry in new.values():
             if old.get(entry.key) != entry:
                 self._announce(entry)
+        for key, entry in old.items():
+            if key not in new:
+                self._announce(replace(entry, decommissioned=True, broker_password_hash=None))
 
     def _announce(self, entry: RegisteredRobot) -> None:
         for listener in self._listeners:
@@ -119,18 +147,24 @@ def load_directory(db: Database, directory: RobotDirectory | None = None) -> Rob
 
 @contextlib.asynccontextmanager
 async def running_directory(
-    db: Database, refresh_s: float = REFRESH_S
+    db: Database, refresh_s: float = REFRESH_S, min_interval_s: float = MIN_RELOAD_INTERVAL_S
 ) -> AsyncIterator[RobotDirectory]:
-    """A directory loaded now and reloaded every `refresh_s` while the context lasts."""
+    """A directory loaded now and reloaded every `refresh_s` while the context lasts, and
+    at most every `min_interval_s` when `reload_soon` asks."""
     directory = await asyncio.to_thread(load_directory, db)
+    wanted = directory._reload_wanted = asyncio.Event()
 
     async def refresh() -> None:
         while True:
-            await asyncio.sleep(refresh_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wanted.wait(), refresh_s)
+            wanted.clear()
             try:
                 await asyncio.to_thread(load_directory, db, directory)
             except Exception:
                 log.exception("reloading the robot directory failed")
+            # Robots inventing identities must not turn into a database query each.
+            await asyncio.sleep(min_interval_s)
 
     task = asyncio.create_task(refresh(), name="robot-directory")
     try:

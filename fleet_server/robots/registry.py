@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from fleet_server.auth.passwords import PasswordHasher, generate_password
 from fleet_server.db.models import Robot
+from fleet_server.robots.broker_accounts import mosquitto_hash
 from missions.types import Capability
 
 
@@ -54,10 +55,19 @@ def register_robot(
         capabilities=[c.value for c in capabilities],
         site_id=site_id,
         credentials_hash=hasher.hash(password),
+        broker_password_hash=mosquitto_hash(password),
     )
     session.add(robot)
     session.flush()
     return Registration(robot, mqtt_username(manufacturer, serial_number), password)
+
+
+def give_new_password(robot: Robot, hasher: PasswordHasher) -> str:
+    """A fresh MQTT password for the robot, stored as both hashes; the caller commits."""
+    password = generate_password()
+    robot.credentials_hash = hasher.hash(password)
+    robot.broker_password_hash = mosquitto_hash(password)
+    return password
 
 
 def find_robot(session: Session, manufacturer: str, serial_number: str) -> Robot | None:

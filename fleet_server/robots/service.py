@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from fleet_server.alarms.store import live_mission_of
 from fleet_server.auth.audit import Actor, record_audit
-from fleet_server.auth.passwords import PasswordHasher, generate_password
+from fleet_server.auth.passwords import PasswordHasher
 from fleet_server.db.models import Robot, Site
 from fleet_server.errors import Conflict, InvalidInput
 from fleet_server.fleet.live_state import LiveFleet, RobotKey, RobotLive
 from fleet_server.robots.registry import (
     Registration,
     RobotExists,
+    give_new_password,
     mqtt_username,
     register_robot,
 )
@@ -124,6 +125,7 @@ def decommission(session: Session, robot: Robot, actor: Actor) -> Robot:
         )
     robot.decommissioned = True
     robot.credentials_hash = None
+    robot.broker_password_hash = None
     record_audit(session, actor, "robot.decommission", target=_target(robot), site_id=robot.site_id)
     session.commit()
     return robot
@@ -140,10 +142,12 @@ class Credentials:
 def rotate_credentials(
     session: Session, hasher: PasswordHasher, robot: Robot, actor: Actor
 ) -> Credentials:
-    """A new MQTT password (the old one stops working once the broker reloads its accounts)."""
+    """A new MQTT password (the old one stops working once the broker reloads its accounts).
+
+    Also gives robots registered before the broker's hash was stored (revision 0004) their
+    broker account."""
     _refuse_if_decommissioned(robot)
-    password = generate_password()
-    robot.credentials_hash = hasher.hash(password)
+    password = give_new_password(robot, hasher)
     record_audit(
         session, actor, "robot.credentials.rotate", target=_target(robot), site_id=robot.site_id
     )

@@ -21,7 +21,9 @@ from fastapi.testclient import TestClient
 
 from fleet_server.app import create_app
 from fleet_server.broker import EmbeddedBroker
+from fleet_server.robots.registry import register_robot
 from fleet_server.settings import Settings
+from missions.types import Capability
 from tests.support.mqtt import Recorder, wait_until
 from tests.support.vda_schemas import schema_errors
 
@@ -64,6 +66,20 @@ def server(any_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[TestClient]:
         login = {"username": "admin", "password": ADMIN_PASSWORD}
         token = client.post("/api/v1/auth/token", data=login).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
+        # Only registered robots enter the live state (issue 11); the brokers here are open.
+        services = client.app.state.services  # type: ignore[attr-defined]
+        with services.db.session() as session:
+            registration = register_robot(
+                session,
+                services.auth.hasher,
+                manufacturer="fleetsim",
+                serial_number=SERIAL,
+                kind="service_robot",
+                capabilities=[Capability.PATROL],
+                site_id=None,
+            )
+            session.commit()
+            services.robots.put(registration.robot)
         yield client
 
 

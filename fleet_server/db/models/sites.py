@@ -52,6 +52,8 @@ class Robot(Base):
     )
     credentials_hash: Mapped[str | None] = mapped_column(String(255))
     """Hash of the robot's MQTT password; the password itself is shown once at registration."""
+    broker_password_hash: Mapped[str | None] = mapped_column(String(255))
+    """The same password in Mosquitto's `$7$` format, for the broker's password file."""
     decommissioned: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

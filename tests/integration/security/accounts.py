@@ -1,0 +1,128 @@
+"""MQTT clients with an account, for the broker security tests: connect, publish, record."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+
+def state_payload(manufacturer: str, serial: str, *, x: float = 1.0, header_id: int = 1) -> bytes:
+    """A valid VDA 5050 state whose header names `manufacturer`/`serial`, at (x, 2) on L1."""
+    body = {
+        "headerId": header_id,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "version": "2.1.0",
+        "manufacturer": manufacturer,
+        "serialNumber": serial,
+        "orderId": "",
+        "orderUpdateId": 0,
+        "lastNodeId": "",
+        "lastNodeSequenceId": 0,
+        "driving": False,
+        "operatingMode": "AUTOMATIC",
+        "nodeStates": [],
+        "edgeStates": [],
+        "actionStates": [],
+        "agvPosition": {
+            "x": x,
+            "y": 2.0,
+            "theta": 0.0,
+            "mapId": "L1",
+            "positionInitialized": True,
+        },
+        "batteryState": {"batteryCharge": 80.0, "charging": False},
+        "errors": [],
+        "safetyState": {"eStop": "NONE", "fieldViolation": False},
+    }
+    return json.dumps(body).encode()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+
+
+class AccountClient:
+    """One paho client logged in with a username and password (optionally over TLS)."""
+
+    def __init__(
+        self,
+        port: int,
+        username: str | None,
+        password: str | None,
+        *,
+        client_id: str,
+        ca_file: Path | None = None,
+    ) -> None:
+        self.received: list[Received] = []
+        self.refused: ReasonCode | None = None
+        self.tls_error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._answered = threading.Event()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            reconnect_on_failure=False,
+        )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if ca_file is not None:
+            self._client.tls_set(ca_certs=str(ca_file), cert_reqs=ssl.CERT_REQUIRED)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._port = port
+
+    def connect(self, timeout_s: float = 10.0) -> bool:
+        """Connect and wait for the broker's answer; True when accepted."""
+        try:
+            self._client.connect("127.0.0.1", self._port, keepalive=10)
+        except (ssl.SSLError, OSError) as exc:
+            self.tls_error = exc
+            return False
+        self._client.loop_start()
+        self._answered.wait(timeout_s)
+        return self._connected.is_set()
+
+    def _on_connect(self, _c: mqtt.Client, _u: object, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        if rc.is_failure:
+            self.refused = rc
+        else:
+            self._connected.set()
+        self._answered.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append(Received(msg.topic, bytes(msg.payload)))
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Subscribe and wait for the broker's SUBACK."""
+        done = threading.Event()
+        self._client.on_subscribe = lambda *_: done.set()
+        self._client.subscribe(topic_filter, qos)
+        assert done.wait(5), f"no SUBACK for {topic_filter}"
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Publish at QoS 1 and wait until the broker acknowledged it (also when denied:
+        Mosquitto acknowledges a denied QoS 1 publish and drops it)."""
+        self._client.publish(topic, payload, qos=qos).wait_for_publish(5)
+
+    def messages(self) -> list[Received]:
+        """What was delivered so far."""
+        with self._lock:
+            return list(self.received)
+
+    def close(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
