@@ -27,7 +27,7 @@ from fleet_server.api import (
 )
 from fleet_server.console_static import ConsoleConfig, mount_console
 from fleet_server.errors import install_problem_handlers
-from fleet_server.http_security import add_security_headers, limit_request_bodies
+from fleet_server.http_security import add_security_headers, guard_request_input
 from fleet_server.observability.structured_logging import RequestContextMiddleware
 from fleet_server.services import run_services
 from fleet_server.settings import Settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="Fleet server", version="0.1.0", lifespan=lifespan)
-    limit_request_bodies(app, settings)
+    guard_request_input(app, settings)
     # Added before the request-id middleware, so it runs inside it and sees the id.
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -11,6 +12,8 @@ import pytest
 from fleet_server.broker import AmqttBroker, EmbeddedBroker, MosquittoBroker, find_free_port
 
 _OUR_LOGGERS = ("fleet_server", "robot_agent", "sim", "missions", "fleet_cli")
+LONG_TESTS = os.environ.get("FLEET_LONG_TESTS") == "1"
+"""Run the tests marked `slow` (fuzz at full size) too."""
 
 
 class _ExceptionCollector(logging.Handler):
@@ -27,6 +30,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "allow_logged_exceptions: the test expects our code to log exceptions"
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `slow` are skipped unless FLEET_LONG_TESTS=1."""
+    if LONG_TESTS:
+        return
+    skip = pytest.mark.skip(reason="long run: set FLEET_LONG_TESTS=1")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
