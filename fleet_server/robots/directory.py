@@ -139,7 +139,8 @@ class RobotDirectory:
 
 def load_directory(db: Database, directory: RobotDirectory | None = None) -> RobotDirectory:
     """A directory (re)filled from the database (blocking: call it off the event loop)."""
-    directory = directory or RobotDirectory()
+    if directory is None:  # not `or`: an empty directory is falsy
+        directory = RobotDirectory()
     with db.session() as session:
         directory.load(session)
     return directory
