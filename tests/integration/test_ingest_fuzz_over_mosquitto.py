@@ -1,7 +1,12 @@
-"""Hostile payloads through a real Mosquitto into a running server: all counted, ingest lives."""
+"""Hostile payloads through a real Mosquitto into a running server: all counted, ingest lives.
+
+Also the payload limit (`FLEET_MQTT_MAX_PAYLOAD_BYTES`): a larger payload is counted as
+oversized and never parsed, however valid it is.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet_server.app import create_app
 from fleet_server.broker import EmbeddedBroker
-from fleet_server.fleet.ingest import Ingest
+from fleet_server.fleet.ingest import Ingest, RejectReason
+from fleet_server.robots.registry import register_robot
 from fleet_server.services import FleetServices
 from fleet_server.settings import Settings
 from missions.vda5050 import TopicKind, encode
@@ -25,16 +31,40 @@ CASES = 3000
 SEED = 11
 
 
-@pytest.fixture
-def services(mosquitto_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[FleetServices]:
+@contextlib.contextmanager
+def _running(
+    broker: EmbeddedBroker, data_dir: Path, **overrides: object
+) -> Iterator[FleetServices]:
+    """The server on `broker`, with the sample robot registered (others are dropped)."""
     settings = Settings(
-        mqtt_url=f"mqtt://127.0.0.1:{mosquitto_broker.port}",
-        data_dir=tmp_path,
+        mqtt_url=f"mqtt://127.0.0.1:{broker.port}",
+        data_dir=data_dir,
         argon2_profile="fast-insecure",
+        **overrides,  # type: ignore[arg-type]
     )
     with TestClient(create_app(settings)) as client:
         services: FleetServices = client.app.state.services  # type: ignore[attr-defined]
+        with services.db.session() as session:
+            register_robot(
+                session,
+                services.auth.hasher,
+                manufacturer=MANUFACTURER,
+                serial_number=SERIAL,
+                kind="uv_robot",
+                capabilities=[],
+                site_id=None,
+            )
+            session.commit()
+        assert client.portal is not None
+        client.portal.call(services.robots.reload_soon)
+        assert wait_until(lambda: services.robots.admits((MANUFACTURER, SERIAL)), 10)
         assert wait_until(lambda: services.link.connected, 10)
+        yield services
+
+
+@pytest.fixture
+def services(mosquitto_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[FleetServices]:
+    with _running(mosquitto_broker, tmp_path) as services:
         yield services
 
 
@@ -84,3 +114,35 @@ def test_fuzzed_payloads_over_mosquitto_are_counted_and_the_server_still_ingests
     finally:
         robot.disconnect()
         robot.loop_stop()
+
+
+LIMIT = 4096
+
+
+def test_payloads_over_the_configured_limit_are_counted_and_never_parsed(
+    mosquitto_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    with _running(mosquitto_broker, tmp_path, mqtt_max_payload_bytes=LIMIT) as services:
+        ingest: Ingest = services.ingest
+        state = encode(full_state())
+        assert len(state) < LIMIT
+        at_limit = state + b" " * (LIMIT - len(state))  # valid JSON, exactly at the limit
+        over = state + b" " * (LIMIT + 1 - len(state))  # valid JSON, one byte over
+        huge = state + b" " * (200 * 1024)  # under the broker's default packet limit
+        topic = f"uagv/v2/{MANUFACTURER}/{SERIAL}/state"
+        robot = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        robot.connect("127.0.0.1", mosquitto_broker.port)
+        robot.loop_start()
+        try:
+            for payload in (over, huge, at_limit, over):
+                robot.publish(topic, payload, qos=1).wait_for_publish(5)
+            assert wait_until(lambda: ingest.handled_total >= 4, 10)
+        finally:
+            robot.disconnect()
+            robot.loop_stop()
+        time.sleep(0.2)
+        assert ingest.handled_total == 4
+        assert ingest.rejected_by_reason[RejectReason.OVERSIZED] == 3
+        assert ingest.rejected[(f"{MANUFACTURER}/{SERIAL}", RejectReason.OVERSIZED)] == 3
+        assert ingest.accepted[TopicKind.STATE] == 1
+        assert ingest.rejected_by_reason[RejectReason.INVALID] == 0
