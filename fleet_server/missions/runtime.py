@@ -27,6 +27,7 @@ from fleet_server.db.models import Mission, MissionEvent, Robot
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
+from fleet_server.missions.recovery import OrderRecovery
 from fleet_server.missions.state_machine import IllegalTransition, transition
 from fleet_server.missions.states import TERMINAL_STATES, MissionState
 from fleet_server.robots.registry import active_robots
@@ -193,6 +194,8 @@ class MissionRuntime:
         self._remove_listener = live.add_listener(self._on_robot_event)
         self._action_counter = 0
         self._transition_hooks: list[TransitionHook] = []
+        self.recovery = OrderRecovery(self)
+        """Orders are recorded before they go out and re-adopted after a restart."""
         self.dispatch_blocked: Callable[[str], bool] = lambda _site_id: False
         """True for a site whose pending missions must wait (site emergency mode)."""
         self.quiet_hours: Callable[[str], QuietHours | None] = lambda _site_id: None
@@ -257,10 +260,12 @@ class MissionRuntime:
     def close(self) -> None:
         """Stop listening to the fleet."""
         self._remove_listener()
+        self.recovery.close()
 
     async def run(self) -> None:
         """Step on every poke and at least every `tick_s`, until cancelled."""
         self._loop = asyncio.get_running_loop()
+        await self.recovery.adopt_live_missions()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_s)
@@ -277,11 +282,16 @@ class MissionRuntime:
         self._events.clear()
         if events:
             follow = await asyncio.to_thread(self._apply_progress, events)
+            runs = list(self.running.values())
+            await asyncio.to_thread(self.recovery.record_follow_ups, follow.orders, runs)
             self._publish(follow)
         lost = self._lost_for_too_long()
         if lost:
             await asyncio.to_thread(self._reassign, lost)
-        for dispatch in await asyncio.to_thread(self._assign_pending):
+        dispatches = await asyncio.to_thread(self._assign_pending)
+        # Recorded before they go out: a server killed in between finds every order.
+        await asyncio.to_thread(self.recovery.record_dispatches, dispatches)
+        for dispatch in dispatches:
             self._send_initial(dispatch)
 
     def _on_robot_event(self, event: str, robot: RobotLive) -> None:
