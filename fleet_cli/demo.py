@@ -32,6 +32,13 @@ from sim.world import World
 log = logging.getLogger(__name__)
 
 DEMO_SITES = ("hospital", "bank", "plaza")
+DEMO_ANCHORS: dict[str, tuple[float, float]] = {
+    "hospital": (114.0579, 22.5431),
+    "bank": (114.0668, 22.5387),
+}
+"""Where the demo's pixel-drawn maps sit (lon, lat): a hospital and a bank about a
+kilometre apart in one district, so the city map shows them side by side. The campus map
+carries its own WGS84 coordinates."""
 DEMO_MAPS: dict[str, tuple[str, SiteKind, tuple[str, ...]]] = {
     "hospital": ("clinic", SiteKind.HOSPITAL, ("patrol", "uvc", "guide")),
     "bank": ("office", SiteKind.BANK, ("patrol", "reception", "spray")),
@@ -52,7 +59,7 @@ def demo_fleet(broker_url: str, interface: str, count: int) -> FleetGroup:
         if not serial_numbers:
             continue
         map_name, kind, kinds = DEMO_MAPS[site]
-        world = World(load_site(map_path(map_name), site, kind), seed=k)
+        world = World(load_site(map_path(map_name), site, kind, DEMO_ANCHORS.get(site)), seed=k)
         robots = []
         for j, serial in enumerate(serial_numbers):
             model = models[kinds[j % len(kinds)]]

@@ -23,6 +23,17 @@ def map_path(name: str) -> Path:
 
 
 @functools.lru_cache(maxsize=16)
-def load_site(path: Path, name: str | None = None, kind: SiteKind | None = None) -> Site:
-    """Import a map file as a Site (cached: a Site is immutable)."""
-    return import_site(path, name=name, kind=kind)
+def load_site(
+    path: Path,
+    name: str | None = None,
+    kind: SiteKind | None = None,
+    geo_anchor: tuple[float, float] | None = None,
+) -> Site:
+    """Import a map file as a Site (cached: a Site is immutable).
+
+    ``geo_anchor`` (lon, lat) places a map drawn in pixels or metres on the earth; maps
+    that carry WGS84 coordinates themselves ignore it.
+    """
+    if geo_anchor is None:
+        return import_site(path, name=name, kind=kind)
+    return import_site(path, name=name, kind=kind, geo_anchor=geo_anchor)
