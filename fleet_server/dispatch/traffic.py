@@ -43,6 +43,7 @@ name only planned robots waiting for what they do not hold.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -266,6 +267,7 @@ class TrafficManager:
             holding_max_m=self.config.lift_holding_max_m,
         )
         _check_cap(release_cap, resolved.last)
+        resolved = _stop_at_cap(resolved, release_cap, self.resources)
         for resource in sorted(resolved.occupies[0]):
             others = [h for h in self._holders.get(resource, ()) if h != robot]
             if len(others) >= self.resources.capacity(resource):
@@ -283,6 +285,7 @@ class TrafficManager:
         """Release ``robot`` no further than ``release_cap`` (None: to the end)."""
         st = self._get(robot)
         _check_cap(release_cap, st.plan.last)
+        st.plan = _stop_at_cap(st.plan, release_cap, self.resources)
         st.cap = release_cap
         self._trim_queues(st)
         self._verify()
@@ -529,6 +532,35 @@ class TrafficManager:
             "can reach a free holding point or parking spot"
         )
 
+    def make_room(self, robot: str, for_robot: str) -> Resolution | None:
+        """``robot`` backs out of the way of ``for_robot``, which stands where its path ends.
+
+        For a robot at the end of its path (no mission) that others wait for and that has
+        no way out but past ``robot`` (a dead end): ``robot``, standing at its decision
+        point, steps aside to a refuge as in :meth:`resolve` and waits there until
+        ``for_robot`` no longer stands on or needs its way back up to where ``for_robot``
+        stood. None if ``robot`` has no refuge it can reach now.
+        """
+        st, other = self._get(robot), self._get(for_robot)
+        if not self._stopped(robot):
+            raise TrafficError(f"robot {robot!r} is not standing at its decision point")
+        blocked_at = other.plan.anchors[other.current]
+        resolution = self._step_aside(st, (robot, for_robot))
+        if resolution is None:
+            return None
+        moved = self._robots[robot]
+        if moved.yielding is not None:
+            plan = moved.plan
+            start = resolution.new_index(resolution.resume_index)
+            until = next(
+                (k for k in range(start, plan.last + 1) if plan.anchors[k] == blocked_at), start
+            )
+            way_back = plan.needed(moved.yielding.at, until) - plan.occupies[moved.yielding.at]
+            moved.yielding = dataclasses.replace(moved.yielding, way_back=way_back)
+        log.info("%s steps aside to %s, making room for %s", robot, resolution.refuge, for_robot)
+        self._verify()
+        return resolution
+
     def _yield_in_cycle(self, cycle: tuple[str, ...]) -> Resolution | None:
         """A robot of the cycle that waits at its refuge stops waiting (the lowest first).
 
@@ -737,6 +769,21 @@ def _check_cap(cap: int | None, last: int) -> None:
         raise TrafficPlanError(f"release_cap: node index must be >= 0, got {cap!r}")
     if cap is not None and cap > last:
         raise TrafficPlanError(f"release_cap: node {cap} is past the path's end ({last})")
+
+
+def _stop_at_cap(
+    resolved: PathResources, cap: int | None, resources: SiteResources
+) -> PathResources:
+    """The release cap (a guidance meeting point) is a stop, unless in a lift cabin or lobby.
+
+    Without this a cap between a holding point and a lift lobby, where the path has no
+    stop, would hold the robot at the holding point for good.
+    """
+    if cap is None or resolved.stoppable[cap] or resources.no_stop(resolved.anchors[cap]):
+        return resolved
+    stoppable = list(resolved.stoppable)
+    stoppable[cap] = True
+    return dataclasses.replace(resolved, stoppable=tuple(stoppable))
 
 
 def _fail(message: str) -> None:

@@ -227,24 +227,51 @@ class ReleasePlanner:
             except DeadlockUnresolved as exc:
                 log.warning("deadlock left for now: %s", exc)
                 continue
-            robot = resolution.robot
-            entry = self._released[robot]
-            if not resolution.rerouted:
-                reroutes.append(Reroute(robot, resolution, None, None))
-                continue
-            compiled = rerouted_mission(
-                entry.compiled,
-                resolution,
-                self.manager.resources,
-                order_id=new_order_id(robot, entry.compiled),
-                unfinished=(unfinished or {}).get(robot, ()),
-            )
-            release = self.manager.request_release(robot, 0)
-            compiled = compiled.with_initial_release(release)
-            order = compiled.order()
-            self._released[robot] = _Released(compiled, release, awaiting_order=True)
-            reroutes.append(Reroute(robot, resolution, compiled, order))
+            reroutes.append(self._reroute(resolution, new_order_id, unfinished))
         return reroutes
+
+    def make_room(
+        self,
+        robot: str,
+        for_robot: str,
+        new_order_id: Callable[[str, CompiledMission], str],
+        unfinished: Mapping[str, Collection[str]] | None = None,
+    ) -> Reroute | None:
+        """``robot`` backs out of the way of ``for_robot`` (:meth:`TrafficManager.make_room`).
+
+        None if it has no refuge now; otherwise carry out the :class:`Reroute` as for a
+        deadlock. Only for a robot whose orders this planner cuts, not awaiting one.
+        """
+        entry = self._released.get(robot)
+        if entry is None or entry.awaiting_order:
+            return None
+        resolution = self.manager.make_room(robot, for_robot)
+        if resolution is None:
+            return None
+        return self._reroute(resolution, new_order_id, unfinished)
+
+    def _reroute(
+        self,
+        resolution: Resolution,
+        new_order_id: Callable[[str, CompiledMission], str],
+        unfinished: Mapping[str, Collection[str]] | None,
+    ) -> Reroute:
+        robot = resolution.robot
+        entry = self._released[robot]
+        if not resolution.rerouted:
+            return Reroute(robot, resolution, None, None)
+        compiled = rerouted_mission(
+            entry.compiled,
+            resolution,
+            self.manager.resources,
+            order_id=new_order_id(robot, entry.compiled),
+            unfinished=(unfinished or {}).get(robot, ()),
+        )
+        release = self.manager.request_release(robot, 0)
+        compiled = compiled.with_initial_release(release)
+        order = compiled.order()
+        self._released[robot] = _Released(compiled, release, awaiting_order=True)
+        return Reroute(robot, resolution, compiled, order)
 
     def snapshot(self) -> dict[str, Any]:
         """The manager's snapshot with each robot's orderId and last orderUpdateId."""

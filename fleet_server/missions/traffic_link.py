@@ -54,6 +54,7 @@ from fleet_server.dispatch.traffic_errors import (
     TrafficInvariantError,
 )
 from fleet_server.dispatch.traffic_release import ReleasePlanner, Reroute, walk_mission
+from fleet_server.dispatch.traffic_resources import waypoint_resource
 from fleet_server.fleet.live_state import LiveFleet, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress
@@ -78,6 +79,7 @@ PRIORITY = {"emergency": 4, "high": 3, "normal": 2, "low": 1}
 """Traffic priority by mission priority: higher goes first and steps aside last."""
 MAKE_WAY_PRIORITY = 0
 MAKE_WAY_SPEED_M_S = 0.8
+UNTAKEN_WAY_TICKS = 10
 MOVED_OFF_M = 1.0
 """A standing robot further than this from its waypoint has moved: it is placed anew."""
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
@@ -111,6 +113,8 @@ class TrafficCounters:
     """Robots sent to a refuge and back to break a deadlock."""
     make_way: int = 0
     """Robots without a mission sent out of somebody's way."""
+    backed_out: int = 0
+    """Robots that stepped aside to let a boxed-in robot without a mission out."""
     updates_sent: int = 0
     starts_deferred: int = 0
     """Missions whose robot stood where another held: released through node 0 at first."""
@@ -154,6 +158,8 @@ class _Entry:
     reroute: _Reroute | None = None
     unplaced_conflict: str | None = None
     echoed: bool = False
+    unanswered_ticks: int = 0
+    """Ticks since a make-way order went out that the robot has not shown yet."""
     """The robot's state showed ``order_id``: updates of it may go out."""
     held: list[Order] = field(default_factory=list)
     """Updates made before the robot showed the order (its first order goes out first)."""
@@ -345,7 +351,7 @@ class TrafficLink:
         priority = MAKE_WAY_PRIORITY if role is Role.MAKE_WAY else _priority(compiled)
         entry.role, entry.order_id = role, compiled.order_id
         entry.last_sequence, entry.ending, entry.reroute, entry.waiting = None, False, None, None
-        entry.echoed, entry.held = False, []
+        entry.echoed, entry.held, entry.unanswered_ticks = False, [], 0
         try:
             prepared = table.planner.start(
                 name,
@@ -446,13 +452,17 @@ class TrafficLink:
             elif entry.order_id is not None and state.order_id == entry.order_id:
                 self._echoed(entry)
                 self._follow_node(table, entry, state)
-            mission_over = entry.role is Role.MISSION and entry.ending
-            way_made = (
-                entry.role is Role.MAKE_WAY
+            # An order ends when the robot stands with none of its nodes left: done,
+            # or cancelled (by the runtime, a preemption, an emergency stop).
+            order_over = (
+                entry.role is not Role.STANDING
                 and entry.reroute is None
+                and entry.waiting is None
                 and state.order_id == entry.order_id
             )
-            if (mission_over or way_made) and _standing_still(state):
+            if (order_over or (entry.role is Role.MISSION and entry.ending)) and _standing_still(
+                state
+            ):
                 self._end(entry)
             elif entry.role is Role.STANDING and _standing_still(state):
                 self._check_standing(table, entry, robot)
@@ -488,15 +498,17 @@ class TrafficLink:
     def tick(self, running: Collection[RobotKey] | None = None) -> None:
         """Extend releases, start waiting missions, break deadlocks, clear the way.
 
-        ``running``: the robots that run a mission now; a robot the link still follows
-        on a mission that is not among them lost it (finished, cancelled, taken away):
-        :meth:`finish` is applied to it.
+        ``running``: the robots that run a mission or trip now; one the link still
+        follows that is not among them lost it (finished, cancelled, taken away):
+        :meth:`finish` is applied to it. (An order also ends for the link when the robot
+        reports it standing with none of its nodes left.)
         """
         with self._lock:
             if running is not None:
                 for entry in list(self._entries.values()):
                     if entry.role is Role.MISSION and entry.key not in running:
                         self.finish(entry.key)
+            self._drop_untaken_ways()
             for table in self._sites.values():
                 self._start_waiting(table)
                 self._queue(table.planner.advance())
@@ -504,6 +516,17 @@ class TrafficLink:
                 self._break_deadlocks(table)
                 self._make_way(table)
         self.flush()
+
+    def _drop_untaken_ways(self) -> None:
+        """A make-way order the robot has not taken for a while (refused, lost) is dropped:
+        the robot still stands where it was, and keeps only that place."""
+        for entry in list(self._entries.values()):
+            if entry.role is not Role.MAKE_WAY or entry.echoed or entry.reroute is not None:
+                continue
+            entry.unanswered_ticks += 1
+            if entry.unanswered_ticks > UNTAKEN_WAY_TICKS:
+                log.info("traffic control: %s did not take %s", entry.key, entry.order_id)
+                self._end(entry)
 
     def _start_waiting(self, table: _SiteTable) -> None:
         for entry in self._entries.values():
@@ -636,53 +659,137 @@ class TrafficLink:
         if self.on_reroute is not None and entry.role is Role.MISSION:
             self.on_reroute(entry.key, compiled)
 
-    def _make_way(self, table: _SiteTable) -> None:
+    def _idle_in_the_way(self, table: _SiteTable) -> dict[str, list[str]]:
+        """Standing robots others wait for, or whose place lies ahead on others' paths.
+
+        Moving them before the others arrive keeps a robot from standing in a dead end
+        that the one coming for it then closes.
+        """
         manager = table.manager
-        for blocker, waiting in manager.idle_in_the_way().items():
-            key = self._by_name.get(blocker)
+        out = {blocker: list(waiting) for blocker, waiting in manager.idle_in_the_way().items()}
+        standing: dict[str, str] = {}
+        moving: list[str] = []
+        for name in manager.robots:
+            key = self._by_name.get(name)
             entry = self._entries.get(key) if key is not None else None
-            if entry is None or entry.role is not Role.STANDING:
+            if entry is None:
                 continue
-            live = self.live.get(*entry.key)
-            if live is None or not live.online or live.charging or live.pose is None:
-                continue
-            if not _standing_still(live.state):
-                continue
-            refuge = self._refuge_for(table, blocker, waiting)
-            if refuge is None:
-                log.info(
-                    "traffic control: %s is in the way of %s; no refuge free", blocker, waiting
-                )
-                continue
-            compiled = walk_mission(
-                manager.resources,
-                refuge.there,
-                mission=PatrolMission.model_validate(
-                    {
-                        "site": table.site.name,
-                        "name": "make way",
-                        "checkpoints": [refuge.waypoint],
-                    }
-                ),
-                order_id=f"{entry.key[1]}-way-{next(self._ids)}",
-                manufacturer=entry.key[0],
-                serial_number=entry.key[1],
-                speed_m_s=MAKE_WAY_SPEED_M_S,
-                start=(live.pose.x, live.pose.y, live.pose.map_id),
-            )
-            prepared = self._start_on(table, entry, compiled, Role.MAKE_WAY)
-            if prepared is not compiled and entry.waiting is None:
-                self.counters.make_way += 1
-                log.info(
-                    "traffic control: %s makes way for %s, to %s",
-                    blocker,
-                    ", ".join(waiting),
-                    refuge.waypoint,
-                )
-                self._outbox.append((entry.key, prepared.order()))
+            here = manager.current_node(name)
+            if entry.role is Role.STANDING:
+                standing[manager.path(name).anchors[here]] = name
             else:
-                entry.role, entry.order_id, entry.waiting = Role.STANDING, None, None
-                self._stand(table, entry, refuge.there[0])
+                moving.append(name)
+        for name in moving:
+            path = manager.path(name)
+            for anchor in path.anchors[manager.current_node(name) + 1 :]:
+                blocker = standing.get(anchor)
+                if blocker is not None and name not in out.setdefault(blocker, []):
+                    out[blocker].append(name)
+        return out
+
+    def _make_way(self, table: _SiteTable) -> None:
+        moved: set[str] = set()
+        for blocker, waiting in self._idle_in_the_way(table).items():
+            if blocker in moved:
+                continue
+            outcome = self._send_aside(table, blocker, waiting)
+            if outcome is True:
+                moved.add(blocker)
+            elif outcome is False:
+                # Boxed in by robots standing around it: move one of them first.
+                for neighbour in self._standing_neighbours(table, blocker):
+                    if neighbour not in moved and self._send_aside(
+                        table, neighbour, [blocker, *waiting]
+                    ):
+                        moved.add(neighbour)
+                        break
+                else:
+                    if not self._back_out(table, blocker):
+                        log.info(
+                            "traffic control: %s in the way of %s; no refuge", blocker, waiting
+                        )
+
+    def _back_out(self, table: _SiteTable, blocker: str) -> bool:
+        """A robot waiting right at a boxed-in standing robot backs out to let it leave."""
+        waits = table.manager.waits_for()
+        for robot in sorted(r for r, b in waits.items() if b == blocker):
+            key = self._by_name.get(robot)
+            entry = self._entries.get(key) if key is not None else None
+            if entry is None or entry.role is Role.STANDING or entry.reroute is not None:
+                continue
+            if table.manager.current_node(robot) != table.manager.released_through(robot):
+                continue  # still driving up to its decision point
+            try:
+                reroute = table.planner.make_room(
+                    robot, blocker, self._new_order_id, self._unfinished()
+                )
+            except TrafficError as exc:
+                log.info("traffic control: %s cannot back out: %s", robot, exc)
+                continue
+            if reroute is None:
+                continue
+            self.counters.backed_out += 1
+            if reroute.order is not None and reroute.compiled is not None:
+                self._begin_reroute(reroute, reroute.compiled, reroute.order)
+            return True
+        return False
+
+    def _send_aside(self, table: _SiteTable, robot: str, waiting: list[str]) -> bool | None:
+        """Send a standing robot to a refuge: True if sent, False if no refuge is free,
+        None if it cannot move now (offline, charging, running an order of its own)."""
+        key = self._by_name.get(robot)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is None or entry.role is not Role.STANDING:
+            return None
+        live = self.live.get(*entry.key)
+        if live is None or not live.online or live.charging or live.pose is None:
+            log.debug("traffic control: %s in the way, cannot move now", robot)
+            return None
+        if not _idle(live.state):
+            log.debug("traffic control: %s in the way, still running an order", robot)
+            return None
+        refuge = self._refuge_for(table, robot, waiting)
+        if refuge is None:
+            return False
+        compiled = walk_mission(
+            table.manager.resources,
+            refuge.there,
+            mission=PatrolMission.model_validate(
+                {"site": table.site.name, "name": "make way", "checkpoints": [refuge.waypoint]}
+            ),
+            order_id=f"{entry.key[1]}-way-{next(self._ids)}",
+            manufacturer=entry.key[0],
+            serial_number=entry.key[1],
+            speed_m_s=MAKE_WAY_SPEED_M_S,
+            start=(live.pose.x, live.pose.y, live.pose.map_id),
+        )
+        prepared = self._start_on(table, entry, compiled, Role.MAKE_WAY)
+        if prepared is compiled or entry.waiting is not None:
+            entry.role, entry.order_id, entry.waiting = Role.STANDING, None, None
+            self._stand(table, entry, refuge.there[0])
+            return False
+        self.counters.make_way += 1
+        log.info(
+            "traffic control: %s makes way for %s, to %s",
+            robot,
+            ", ".join(waiting),
+            refuge.waypoint,
+        )
+        self._outbox.append((entry.key, prepared.order()))
+        return True
+
+    def _standing_neighbours(self, table: _SiteTable, robot: str) -> list[str]:
+        """Standing robots on the waypoints next to where ``robot`` stands."""
+        manager = table.manager
+        here = manager.path(robot).anchors[manager.current_node(robot)]
+        out = []
+        for hop in manager.resources.hops(here):
+            for holder in manager.holders(waypoint_resource(hop.target)):
+                key = self._by_name.get(holder)
+                entry = self._entries.get(key) if key is not None else None
+                if entry is not None and entry.role is Role.STANDING and holder not in out:
+                    out.append(holder)
+        return out
 
     def _refuge_for(self, table: _SiteTable, robot: str, waiting: list[str]) -> Refuge | None:
         manager = table.manager
@@ -849,6 +956,15 @@ def _priority(compiled: CompiledMission) -> int:
 def _standing_still(state: State | None) -> bool:
     """No order nodes left to drive and not driving (a finished or cancelled order)."""
     return state is not None and not state.node_states and not state.driving
+
+
+def _idle(state: State | None) -> bool:
+    """Standing still with every action done: the robot takes a new order (§6.6.2)."""
+    return (
+        state is not None
+        and _standing_still(state)
+        and all(a.action_status in _DONE for a in state.action_states)
+    )
 
 
 def _nearest_waypoint(table: _SiteTable, x: float, y: float, level: str) -> str | None:
