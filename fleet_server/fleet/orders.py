@@ -198,6 +198,14 @@ class OrderPublisher:
 
     # what is still open ----------------------------------------------------------------
 
+    def withdraw_order(self, manufacturer: str, serial: str, order_id: str) -> None:
+        """Stop resending the robot's pending order if it is `order_id` (its mission went
+        elsewhere: a resend reaching the robot later would set it going again)."""
+        key = (manufacturer, serial)
+        pending = self._orders.get(key)
+        if pending is not None and pending.message.order_id == order_id:
+            del self._orders[key]
+
     def pending_order(self, manufacturer: str, serial: str) -> PendingMessage[Order] | None:
         """The order still waiting for the robot's echo, if any."""
         return self._orders.get((manufacturer, serial))

@@ -360,6 +360,8 @@ class MissionRuntime:
                     continue
                 self.progress.forget(run.robot)
                 self._orphans[run.robot] = run.compiled.order_id
+                # Nothing more of that order may reach the robot: no resend.
+                self._call_on_loop(self.orders.withdraw_order, *run.robot, run.compiled.order_id)
                 state = MissionState(mission.state)
                 if state is S.ACTIVE:
                     transition(mission, S.PAUSED, "robot lost", ACTOR, session)

@@ -146,7 +146,7 @@ def test_network_cut_past_grace_is_not_run_twice(
     record_property("executed_twice", twice)
     assert restored_at - cut_at > REASSIGN_AFTER_S
     assert lost == 0
-    assert twice == 0
+    assert twice == 0, _orders_trail(ledger, mission, cut_at)
     assert ledger.complete_executions(mission) == 1
 
 
@@ -203,3 +203,11 @@ def _alarms(server: ServerProcess) -> list[dict[str, object]]:
     body = server.get("/api/v1/alarms")
     items = body["items"] if isinstance(body, dict) else body
     return list(items)
+
+
+def _orders_trail(ledger: Ledger, mission_id: str, since: float) -> str:
+    """Who got which order of the mission when (seconds from `since`), for failures."""
+    return "; ".join(
+        f"{o.at - since:+.1f} s {o.robot} {o.order_id[36:] or 'base'}/{o.update_id}"
+        for o in ledger.orders_of(mission_id)
+    )

@@ -379,3 +379,13 @@ def test_an_action_error_shown_before_the_send_is_no_rejection(h: Harness) -> No
     h.state(errors=[stale])
     assert h.rejected == []
     assert h.tick(TIMEOUT_S) == 1
+
+
+def test_withdrawn_order_is_not_resent_and_another_one_is_kept(h: Harness) -> None:
+    h.orders.send_order("acme", "r1", _order("o1", update=2))
+    h.orders.withdraw_order("acme", "r1", "o2")  # not the pending one: kept
+    assert h.orders.pending_order("acme", "r1") is not None
+    h.orders.withdraw_order("acme", "r1", "o1")
+    assert h.orders.pending_order("acme", "r1") is None
+    assert h.tick(TIMEOUT_S * 5) == 0
+    assert len(h.link.sent) == 1 and h.gave_up == []
