@@ -27,7 +27,8 @@ from fleet_server.api import (
 )
 from fleet_server.console_static import ConsoleConfig, mount_console
 from fleet_server.errors import install_problem_handlers
-from fleet_server.http_security import add_security_headers, guard_request_input
+from fleet_server.http_input import guard_request_input
+from fleet_server.http_security import add_security_headers
 from fleet_server.observability.structured_logging import RequestContextMiddleware
 from fleet_server.services import run_services
 from fleet_server.settings import Settings

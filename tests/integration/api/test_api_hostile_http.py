@@ -23,13 +23,8 @@ from fleet_server.app import create_app
 from fleet_server.auth.users import get_user
 from fleet_server.broker import MosquittoBroker, find_free_port
 from fleet_server.errors import install_problem_handlers
-from fleet_server.http_security import (
-    API_CSP,
-    DOCS_CSP,
-    HSTS,
-    console_csp,
-    guard_request_input,
-)
+from fleet_server.http_input import guard_request_input
+from fleet_server.http_security import API_CSP, DOCS_CSP, HSTS, console_csp
 from fleet_server.settings import Settings, SettingsError, load_settings
 from missions.report import _CSS as REPORT_STYLESHEET
 from tests.integration.api.cast import (
