@@ -4,8 +4,9 @@
   runs; a body without one (chunked) is counted as it is read and refused the moment it
   passes the limit, so no request can make the server hold more than the limit in memory.
   Site imports (map file and floor plans) have a limit of their own.
-- NUL characters in the path, the query or a JSON or form body are refused (422) naming
-  the field: PostgreSQL text cannot hold them, SQLite would, and the two must agree.
+- NUL characters and unpaired surrogates in the path, the query or a JSON or form body
+  are refused (422) naming the field: PostgreSQL text cannot hold NUL (SQLite would, and
+  the two must agree), and no UTF-8 column or JSON answer can hold a lone surrogate.
 - A value the database rejects (a number beyond a column's range) answers 422, not 500.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -113,7 +115,11 @@ class BodySizeLimit:
             await _payload_too_large(Request(scope), limit)(scope, receive, send)
 
 
-NUL_MESSAGE = "must not contain NUL characters"
+UNSTORABLE_MESSAGE = "must not contain NUL characters or unpaired surrogates"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""Characters no UTF-8 database column holds (and no JSON answer can echo)."""
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+"""How JSON text spells them; only bodies with such an escape are parsed here."""
 _SCANNED_BODIES = ("application/json", "application/x-www-form-urlencoded")
 
 
@@ -127,53 +133,58 @@ def _invalid_input(request: Request, field: str, message: str) -> JSONResponse:
     )
 
 
-def _nul_in_json(node: Any, path: str) -> str | None:
-    """The path of the first key or string holding a NUL character, or None."""
+def _printable(field: str) -> str:
+    # The field name itself may hold the offending character; the answer must not.
+    return _UNSTORABLE.sub("\ufffd", field)
+
+
+def _unstorable_in_json(node: Any, path: str) -> str | None:
+    """The path of the first key or string holding an unstorable character, or None."""
     if isinstance(node, str):
-        return path if "\x00" in node else None
+        return path if _UNSTORABLE.search(node) else None
     if isinstance(node, list):
         for i, item in enumerate(node):
-            if (found := _nul_in_json(item, f"{path}[{i}]")) is not None:
+            if (found := _unstorable_in_json(item, f"{path}[{i}]")) is not None:
                 return found
     elif isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}"
-            if "\x00" in key:
+            if _UNSTORABLE.search(key):
                 return where
-            if (found := _nul_in_json(value, where)) is not None:
+            if (found := _unstorable_in_json(value, where)) is not None:
                 return found
     return None
 
 
-def nul_field(scope: Scope, body: bytes | None) -> str | None:
-    """Where a request carries a NUL character (`path`, `query.x`, `body.a[0]`), or None."""
-    if "\x00" in scope["path"]:
+def _unstorable_in_pairs(pairs: list[tuple[str, str]], prefix: str) -> str | None:
+    for key, value in pairs:
+        if _UNSTORABLE.search(key) or _UNSTORABLE.search(value):
+            return f"{prefix}.{key}"
+    return None
+
+
+def unstorable_field(scope: Scope, body: bytes | None) -> str | None:
+    """Where a request carries a NUL or unpaired surrogate (`path`, `query.x`, `body.a[0]`)."""
+    if _UNSTORABLE.search(scope["path"]):
         return "path"
     query = scope.get("query_string", b"").decode("latin-1")
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if "\x00" in key or "\x00" in value:
-            return f"query.{key.replace(chr(0), '')}"
-    if not body:
-        return None
-    media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
-    if media == "application/x-www-form-urlencoded":
-        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            if "\x00" in key or "\x00" in value:
-                return f"body.{key.replace(chr(0), '')}"
-        return None
-    # JSON escapes a NUL as \u0000 (a raw one is not JSON): only such bodies are parsed here.
-    if b"\\u0000" not in body:
-        return None
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return None  # the route answers what is wrong with it
-    found = _nul_in_json(document, "body")
-    return found.replace("\x00", "") if found else None
+    found = _unstorable_in_pairs(parse_qsl(query, keep_blank_values=True), "query")
+    if found is None and body:
+        media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+        if media == "application/x-www-form-urlencoded":
+            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+            found = _unstorable_in_pairs(pairs, "body")
+        elif _ESCAPED_UNSTORABLE.search(body):
+            try:
+                found = _unstorable_in_json(json.loads(body), "body")
+            except (ValueError, RecursionError):
+                return None  # the route answers what is wrong with it
+    return None if found is None else _printable(found)
 
 
-class RefuseNulCharacters:
-    """422 naming the field for NUL characters in the path, query, or a JSON or form body."""
+class RefuseUnstorableText:
+    """422 naming the field for NUL characters or unpaired surrogates in the path, the query,
+    or a JSON or form body."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -182,7 +193,7 @@ class RefuseNulCharacters:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        field = nul_field(scope, None)
+        field = unstorable_field(scope, None)
         media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
         if field is None and media in _SCANNED_BODIES:
             # Bounded: the body limit around this middleware stops reading past the limit.
@@ -195,10 +206,10 @@ class RefuseNulCharacters:
                 chunks.append(message.get("body", b""))
                 more = message.get("more_body", False)
             body = b"".join(chunks)
-            field = nul_field(scope, body)
+            field = unstorable_field(scope, body)
             receive = _replay(body, receive)
         if field is not None:
-            await _invalid_input(Request(scope), field, NUL_MESSAGE)(scope, receive, send)
+            await _invalid_input(Request(scope), field, UNSTORABLE_MESSAGE)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -228,10 +239,10 @@ async def _on_unstorable_value(request: Request, exc: Exception) -> JSONResponse
 
 
 def guard_request_input(app: FastAPI, settings: Settings) -> None:
-    """Body limits and the NUL guard; add before the request-id and logging middlewares."""
+    """Body limits and the text guard; add before the request-id and logging middlewares."""
     app.add_exception_handler(PayloadTooLarge, _on_payload_too_large)
     app.add_exception_handler(DataError, _on_unstorable_value)
-    app.add_middleware(RefuseNulCharacters)
+    app.add_middleware(RefuseUnstorableText)
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.http_max_body_bytes,
