@@ -74,6 +74,8 @@ class OrderCounters:
     rejected: int = 0
     gave_up: int = 0
     superseded: int = 0
+    withheld: int = 0
+    """Updates of a withdrawn order that were not sent."""
 
 
 @dataclass(slots=True)
@@ -124,6 +126,8 @@ class OrderPublisher:
         self._headers: dict[RobotKey, HeaderCounter] = {}
         self._orders: dict[RobotKey, PendingMessage[Order]] = {}
         self._instant: dict[RobotKey, list[PendingMessage[InstantActions]]] = {}
+        self._withdrawn: set[tuple[RobotKey, str]] = set()
+        """Orders taken from their robot: no update of them goes out any more."""
         self._remove_listener: Callable[[], None] | None = live.add_listener(self._on_robot_event)
 
     # sending ---------------------------------------------------------------------------
@@ -137,6 +141,20 @@ class OrderPublisher:
         cannot appear in a topic.
         """
         key = (manufacturer, serial)
+        if (key, order.order_id) in self._withdrawn:
+            if order.order_update_id > 0:
+                # VDA 5050 §6.6.2 lets a robot stitch an update onto an order it still
+                # knows; one whose mission went to another robot must not go on.
+                self.counters.withheld += 1
+                log.warning(
+                    "not sending update %s of withdrawn order %s to %s/%s",
+                    order.order_update_id,
+                    order.order_id,
+                    manufacturer,
+                    serial,
+                )
+                return order
+            self._withdrawn.discard((key, order.order_id))  # dispatched to it anew
         topic = topic_for(self.interface, manufacturer, serial, TopicKind.ORDER)
         sent = self._publish(key, topic, TopicKind.ORDER, order)
         if self._orders.pop(key, None) is not None:
@@ -199,9 +217,11 @@ class OrderPublisher:
     # what is still open ----------------------------------------------------------------
 
     def withdraw_order(self, manufacturer: str, serial: str, order_id: str) -> None:
-        """Stop resending the robot's pending order if it is `order_id` (its mission went
-        elsewhere: a resend reaching the robot later would set it going again)."""
+        """The robot's order `order_id` is taken from it (its mission went elsewhere): it is
+        no longer resent, and updates of it are not sent (they would set the robot going
+        again) until the order is sent to this robot anew (orderUpdateId 0)."""
         key = (manufacturer, serial)
+        self._withdrawn.add((key, order_id))
         pending = self._orders.get(key)
         if pending is not None and pending.message.order_id == order_id:
             del self._orders[key]

@@ -36,6 +36,8 @@ class OrderSent:
     order_id: str
     update_id: int
     action_ids: frozenset[str]
+    final_node: tuple[str, int]
+    """The order's last node, horizon included: where the robot ends when it is done."""
 
 
 @dataclass
@@ -78,8 +80,16 @@ class Ledger:
                     for element in (*body["nodes"], *body["edges"])
                     for a in element.get("actions", [])
                 )
+                last = body["nodes"][-1]
                 ledger.orders.append(
-                    OrderSent(at, robot, body["orderId"], body["orderUpdateId"], ids)
+                    OrderSent(
+                        at,
+                        robot,
+                        body["orderId"],
+                        body["orderUpdateId"],
+                        ids,
+                        (last["nodeId"], last["sequenceId"]),
+                    )
                 )
             elif kind == "state":
                 finished = frozenset(
@@ -135,12 +145,18 @@ class Ledger:
         return {key: frozenset(ids) for key, ids in done.items()}
 
     def complete_executions(self, mission_id: str) -> int:
-        """Executions that finished every action of their order."""
-        return sum(
-            1
-            for (robot, order_id), done in self.executions(mission_id).items()
-            if done and done == self.actions_of(robot, order_id)
-        )
+        """Executions that reached the end of their order with every action FINISHED."""
+        complete = 0
+        for (robot, order_id), done in self.executions(mission_id).items():
+            ends = {
+                o.final_node for o in self.orders if o.robot == robot and o.order_id == order_id
+            }
+            reached = any(
+                s.robot == robot and s.order_id == order_id and s.last_node in ends
+                for s in self.states
+            )
+            complete += int(reached and done == self.actions_of(robot, order_id))
+        return complete
 
     def progress_after_handover(self, mission_id: str) -> int:
         """Progress reports on the mission's orders the server could have prevented."""
@@ -162,11 +178,13 @@ class Ledger:
         """Progress the robot reports on the mission after the server could stop it: after
         its robot echoed a cancelOrder sent after `since`, or, without one, after its
         first state following `since` (what it did while unreachable)."""
-        after = [
-            s
-            for s in self.states
-            if s.robot == robot and mission_of(s.order_id) == mission_id and s.at > since
-        ]
+        held = {
+            o.order_id
+            for o in self.orders
+            if o.robot == robot and mission_of(o.order_id) == mission_id and o.at <= since
+        }
+        # Orders of the mission given to this robot again later are a new execution.
+        after = [s for s in self.states if s.robot == robot and s.order_id in held and s.at > since]
         cancels = {
             action_id
             for at, r, kind, action_id in self.instant
@@ -178,7 +196,8 @@ class Ledger:
             start = echoed[0] if echoed else len(after)
         count = 0
         for base, state in itertools.pairwise(after[start:]):
-            if state.finished - base.finished or (
+            ours = self.actions_of(robot, state.order_id)
+            if (state.finished - base.finished) & ours or (
                 state.order_id == base.order_id and state.last_node != base.last_node
             ):
                 count += 1
@@ -195,7 +214,7 @@ class Ledger:
         if not after:
             return 0
         known = before[-1].finished if before else frozenset()
-        return len(after[0].finished - known)
+        return len((after[0].finished - known) & self.actions_of(robot, after[0].order_id))
 
     def executed_twice(self, mission_id: str) -> bool:
         return (

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 RMF = ROOT / "tests" / "fixtures" / "maps" / "rmf"
 ADMIN_PASSWORD = "fault-tests-admin-password"
 MANUFACTURER = "fleetsim"
-TIME_SCALE = 4.0
+TIME_SCALE = 6.0
 """Robots drive and dwell this many times faster than real time."""
 ROBOT_KEEPALIVE_S = 2
 """MQTT keepalive of the robots (the broker's last will fires at 1.5 × this)."""

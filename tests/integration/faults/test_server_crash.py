@@ -22,9 +22,10 @@ def test_server_killed_mid_missions_finds_every_mission_again(
     tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
     """Server SIGKILLed with three missions running and one queued, restarted on the same
-    database: the running missions are followed again under their orderIds (none re-sent
-    with a new id, none requeued), the one a robot finished while the server was down
-    completes from the robot's state, the queued one is dispatched; all complete."""
+    database: every mission is found again in its state (none requeued) and the running ones
+    are followed under their orderIds (none sent with a new id); the short patrol, which
+    drove on alone to its end or to the end of its released path, completes from the
+    robot's state; the queued one is dispatched; all complete."""
     with broker_and_recorder() as (broker, recorder):
         server = ServerProcess(tmp_path, broker.port)
         robots = SimRobots(broker.port, ROBOTS)

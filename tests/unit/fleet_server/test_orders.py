@@ -381,7 +381,7 @@ def test_an_action_error_shown_before_the_send_is_no_rejection(h: Harness) -> No
     assert h.tick(TIMEOUT_S) == 1
 
 
-def test_withdrawn_order_is_not_resent_and_another_one_is_kept(h: Harness) -> None:
+def test_withdrawn_order_is_neither_resent_nor_updated_until_sent_anew(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order("o1", update=2))
     h.orders.withdraw_order("acme", "r1", "o2")  # not the pending one: kept
     assert h.orders.pending_order("acme", "r1") is not None
@@ -389,3 +389,8 @@ def test_withdrawn_order_is_not_resent_and_another_one_is_kept(h: Harness) -> No
     assert h.orders.pending_order("acme", "r1") is None
     assert h.tick(TIMEOUT_S * 5) == 0
     assert len(h.link.sent) == 1 and h.gave_up == []
+    h.orders.send_order("acme", "r1", _order("o1", update=3))  # e.g. a traffic release
+    assert len(h.link.sent) == 1 and h.orders.counters.withheld == 1
+    h.orders.send_order("acme", "r1", _order("o1", update=0))  # dispatched to it anew
+    h.orders.send_order("acme", "r1", _order("o1", update=1))
+    assert len(h.link.sent) == 3
