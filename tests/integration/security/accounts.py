@@ -63,7 +63,9 @@ class AccountClient:
         *,
         client_id: str,
         ca_file: Path | None = None,
+        tls: bool = False,
     ) -> None:
+        """`tls` without `ca_file`: TLS trusting only the system's CAs."""
         self.received: list[Received] = []
         self.refused: ReasonCode | None = None
         self.tls_error: BaseException | None = None
@@ -77,8 +79,10 @@ class AccountClient:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
-        if ca_file is not None:
-            self._client.tls_set(ca_certs=str(ca_file), cert_reqs=ssl.CERT_REQUIRED)
+        if ca_file is not None or tls:
+            self._client.tls_set(
+                ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED
+            )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._port = port
