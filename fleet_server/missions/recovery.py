@@ -153,6 +153,9 @@ class OrderRecovery:
         Orders of no running mission (a guide's way back after a no-show) are not
         mission orders and are not kept.
         """
+        orders = list(orders)
+        if not orders:
+            return
         by_robot = {run.robot: run for run in runs}
         stored = False
         with self.runtime.db.session() as session:
