@@ -163,8 +163,11 @@ class WebhookSender:
                         wait_s = min(wait_s, (next_at - datetime.now(UTC)).total_seconds())
                     if found and len(found) == BATCH:
                         wait_s = 0.0
+                    # asyncio.timeout, not wait_for: wait_for (3.11) loses a cancellation
+                    # that arrives as the event is set, and shutdown would wait forever.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.01, wait_s))
+                        async with asyncio.timeout(max(0.01, wait_s)):
+                            await self._wake.wait()
             finally:
                 for task in list(self._tasks):
                     task.cancel()

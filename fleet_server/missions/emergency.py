@@ -270,7 +270,8 @@ class EmergencyService:
         self._loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+                async with asyncio.timeout(self.tick_s):  # not wait_for: see feeds.delivery
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.step()

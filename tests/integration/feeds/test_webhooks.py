@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fleet_server.broker import MosquittoBroker, find_free_port
+from fleet_server.db.models import Site
 from fleet_server.feeds.events import FeedEventData
 from fleet_server.feeds.signing import verify
 from tests.integration.api.cast import (
@@ -274,7 +275,7 @@ def test_bad_webhooks_are_refused_naming_the_field(
     assert field in {e["field"] for e in response.json()["errors"]}
 
 
-def test_undelivered_events_survive_a_restart(
+def test_undelivered_events_and_emergencies_survive_a_restart(
     brokers: tuple[MosquittoBroker, MosquittoBroker],
     receiver: Receiver,
     tmp_path: Path,
@@ -300,6 +301,12 @@ def test_undelivered_events_survive_a_restart(
             event = _event(kind="robot.online")
             services_of(client).feeds.publish(event)  # type: ignore[union-attr]
             assert wait_until(lambda: len(receiver.at(path)) == 1, 10)
+            with services_of(client).db.session() as session:
+                session.add(Site(id="east", name="East", kind="bank"))
+                session.commit()
+            evacuation = {"reason": "evacuation drill"}
+            started = client.post("/api/v1/sites/east/emergency", json=evacuation, headers=admin)
+            assert started.status_code == 201, started.text
         receiver.scripts[path] = [200]
         with running_app(settings) as client:
             assert wait_until(lambda: len(receiver.at(path)) == 2, 10)
@@ -313,6 +320,11 @@ def test_undelivered_events_survive_a_restart(
                 5,
             )
             assert hook["health"]["dead_letters"] == 0
+            # The site is still in emergency mode, and its dispatch still held.
+            status = client.get("/api/v1/sites/east/emergency", headers=admin).json()
+            assert (status["state"], status["reason"]) == ("active", "evacuation drill")
+            assert services_of(client).missions.dispatch_blocked("east")
+            assert not services_of(client).missions.dispatch_blocked("north")
     first, second = receiver.at(path)
     assert (first.answered, second.answered) == (503, 200)
     assert json.loads(second.body)["id"] == str(event.id)
