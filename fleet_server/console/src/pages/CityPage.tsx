@@ -6,6 +6,7 @@ import { fitZoom, lonLatToWorld, metresPerPixel, tilesFor, tileUrl } from "../ma
 import { niceScaleLength } from "../map/transform";
 import { Link, navigate } from "../router";
 import { HttpAlarmsApi } from "../alarms/api";
+import { emergencyBanners, HttpCityFeedsApi, summariseFeeds, type FeedStatus, type SiteEmergency } from "../city/feeds";
 
 interface Counts {
   online: number;
@@ -72,9 +73,61 @@ function useOpenAlarmCounts(): Map<string, number> {
   return counts;
 }
 
+/** Feed status and sites in emergency, re-read every 5 s; null where the server has none. */
+function useCityFeeds(): { feeds: FeedStatus | null; emergencies: SiteEmergency[] } {
+  const { client } = useApp();
+  const [feeds, setFeeds] = useState<FeedStatus | null>(null);
+  const [emergencies, setEmergencies] = useState<SiteEmergency[]>([]);
+  useEffect(() => {
+    const api = new HttpCityFeedsApi(client);
+    let cancelled = false;
+    const load = () => {
+      api.feedStatus().then((s) => !cancelled && setFeeds(s), () => undefined);
+      api.emergencies().then((e) => !cancelled && setEmergencies(e ?? []), () => undefined);
+    };
+    load();
+    const timer = setInterval(load, 5_000);
+    return () => {
+      cancelled = true;
+      clearInterval(timer);
+    };
+  }, [client]);
+  return { feeds, emergencies };
+}
+
+function FeedPanel({ status }: { status: FeedStatus }) {
+  const { t } = useApp();
+  const summary = summariseFeeds(status);
+  return (
+    <section className="city-feeds" data-testid="city-feeds">
+      <h2>{t("city.feeds.title")}</h2>
+      <p>
+        <span data-testid="feeds-summary">{t("city.feeds.summary", { healthy: summary.healthy, failing: summary.failing, dead: summary.deadLetters })}</span>
+        {" · "}
+        <span className={`bridge bridge-${summary.bridge}`} data-testid="feeds-bridge">{t(`city.feeds.bridge.${summary.bridge}`)}</span>
+      </p>
+      {summary.webhooks.length === 0 ? (
+        <p className="muted">{t("city.feeds.none")}</p>
+      ) : (
+        <ul>
+          {summary.webhooks.map((w) => (
+            <li key={w.id} className={w.healthy ? "webhook-ok" : "webhook-failing"} data-testid={`webhook-${w.id}`}>
+              <strong>{w.name}</strong> {!w.enabled ? t("city.feeds.disabled") : w.healthy ? t("city.feeds.healthy") : t("city.feeds.failing", { n: w.consecutive_failures })}
+              {w.dead_letters > 0 && <em> · {t("city.feeds.deadLetters", { n: w.dead_letters })}</em>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 export function CityPage() {
   const { t, sites, live, config } = useApp();
   const alarmCounts = useOpenAlarmCounts();
+  const { feeds, emergencies } = useCityFeeds();
+  const banners = emergencyBanners(emergencies, new Map(sites.map((s) => [s.id, s.name])));
+  const inEmergency = new Set(banners.map((b) => b.siteId));
   useLiveVersion(live, 1000);
   const [ref, size] = useSize();
   const placed = sites.filter((s) => s.geo_anchor);
@@ -93,6 +146,12 @@ export function CityPage() {
   return (
     <div className="page city">
       <h1>{t("city.title")}</h1>
+      {banners.map((b) => (
+        <div key={b.siteId} className={`emergency-banner${b.clearing ? " clearing" : ""}`} role="alert" data-testid={`emergency-banner-${b.siteId}`}>
+          <strong>{t(b.clearing ? "city.emergency.clearing" : "city.emergency.active", { site: b.siteName })}</strong> {b.reason}
+          {b.since && <span className="muted"> · {t("city.emergency.since", { time: new Date(b.since).toLocaleTimeString() })}</span>}
+        </div>
+      ))}
       <p className="muted">{t("city.sites", { count: sites.length })}</p>
       <div className="city-map" ref={ref} data-testid="city-map">
         {config.map_tile_url &&
@@ -103,7 +162,7 @@ export function CityPage() {
           const [x, y] = world[i] as [number, number];
           const counts = countsFor(site, robots);
           return (
-            <button key={site.id} type="button" className={`site-marker kind-${site.kind}`} style={{ left: x - x0, top: y - y0 }} onClick={() => navigate(`/sites/${encodeURIComponent(site.id)}`)} data-testid={`site-marker-${site.id}`}>
+            <button key={site.id} type="button" className={`site-marker kind-${site.kind}${inEmergency.has(site.id) ? " in-emergency" : ""}`} style={{ left: x - x0, top: y - y0 }} onClick={() => navigate(`/sites/${encodeURIComponent(site.id)}`)} data-testid={`site-marker-${site.id}`}>
               <strong>{site.name}</strong>
               <span>{t(`site.kind.${site.kind}`)}</span>
               <span className="counts" data-testid="site-counts">
@@ -124,6 +183,7 @@ export function CityPage() {
         {config.map_tile_attribution && <div className="attribution">{config.map_tile_attribution}</div>}
       </div>
       {!config.map_tile_url && <p className="muted">{t("city.basemapNone")}</p>}
+      {feeds && <FeedPanel status={feeds} />}
       {unplaced.length > 0 && <p className="muted">{t("city.noGeo", { names: unplaced.map((s) => s.name).join(", ") })}</p>}
       <ul className="site-list">
         {sites.map((s) => (
