@@ -80,6 +80,8 @@ PRIORITY = {"emergency": 4, "high": 3, "normal": 2, "low": 1}
 MAKE_WAY_PRIORITY = 0
 MAKE_WAY_SPEED_M_S = 0.8
 UNTAKEN_WAY_TICKS = 10
+CLEAR_EVERY_S = 0.2
+"""Between two looks at a site's deadlocks and idle robots on robots' reports."""
 MOVED_OFF_M = 1.0
 """A standing robot further than this from its waypoint has moved: it is placed anew."""
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
@@ -172,6 +174,8 @@ class _SiteTable:
     planner: ReleasePlanner
     cycles: set[tuple[str, ...]] = field(default_factory=set)
     invariant_error: str | None = None
+    cleared_at: float = -math.inf
+    """Monotonic time the site's deadlocks and idle robots were last looked at."""
 
 
 RerouteCallback = Callable[[RobotKey, CompiledMission], None]
@@ -466,6 +470,16 @@ class TrafficLink:
                 self._end(entry)
             elif entry.role is Role.STANDING and _standing_still(state):
                 self._check_standing(table, entry, robot)
+            stopped_short = (
+                entry.role is not Role.STANDING
+                and entry.reroute is None
+                and state.order_id == entry.order_id
+                and not state.driving
+            )
+            if stopped_short and self._monotonic() - table.cleared_at >= CLEAR_EVERY_S:
+                # A robot waits at its decision point: look for a deadlock or a robot in
+                # its way now rather than at the next tick.
+                self._clear_the_way(table)
         self.flush()
 
     def _follow_node(self, table: _SiteTable, entry: _Entry, state: State) -> None:
@@ -513,9 +527,13 @@ class TrafficLink:
                 self._start_waiting(table)
                 self._queue(table.planner.advance())
                 self._check(table)
-                self._break_deadlocks(table)
-                self._make_way(table)
+                self._clear_the_way(table)
         self.flush()
+
+    def _clear_the_way(self, table: _SiteTable) -> None:
+        table.cleared_at = self._monotonic()
+        self._break_deadlocks(table)
+        self._make_way(table)
 
     def _drop_untaken_ways(self) -> None:
         """A make-way order the robot has not taken for a while (refused, lost) is dropped:
@@ -816,6 +834,8 @@ class TrafficLink:
             (waiting_ahead, True, False),
             (waiting_ahead, False, False),
             (ahead, False, True),
+            # Crowded: any place off the way of those it blocks (others may push it on).
+            (waiting_ahead, False, True),
         ):
             refuge = find_refuge(
                 manager.resources,

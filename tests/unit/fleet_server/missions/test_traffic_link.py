@@ -18,7 +18,9 @@ from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress
 from fleet_server.missions.traffic_link import TrafficLink
+from missions.compiler import StartPose, compile_mission
 from missions.sites import Site
+from missions.types import parse_mission
 from missions.vda5050 import decode_instant_actions, decode_order
 from tests.unit.fleet_server.missions.link_support import (
     MANUFACTURER,
@@ -26,6 +28,7 @@ from tests.unit.fleet_server.missions.link_support import (
     LinkWorld,
     Wire,
     patrol_to,
+    profile,
 )
 from tests.unit.fleet_server.traffic.traffic_support import fixture_site
 
@@ -176,3 +179,33 @@ def test_a_site_without_a_table_runs_free_and_is_counted(clinic: Site) -> None:
 def test_bad_lookahead_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="lookahead_nodes"):
         TrafficConfig(lookahead_nodes=0)
+
+
+def test_a_guidance_meeting_point_before_a_lift_is_a_stop(clinic: Site) -> None:
+    # From the holding point L1:431 the path runs 432, 388 (the meeting point), 387, ...
+    # to the lift lobby: without a stop at the meeting point the robot would wait at the
+    # holding point for good, its release capped before the lift's stretch.
+    link, _ = bare_link(clinic)
+    mission = parse_mission(
+        {"kind": "guidance", "site": "clinic", "from": "L1:388", "to": "L2_north_counter"}
+    )
+    guide = profile("g").model_copy(update={"capabilities": ("guidance",)})
+    compiled = compile_mission(
+        mission, clinic, guide, start=StartPose(waypoint="L1:431"), order_id="m-g"
+    )
+    assert compiled.meeting_node_index == 2
+    prepared = link.start(SITE_ID, (MANUFACTURER, "g"), compiled)
+    assert prepared.initial_release == 2
+    assert link.set_release_cap((MANUFACTURER, "g"), None)
+    manager = link.manager(SITE_ID)
+    assert manager is not None and manager.released_through("acme/g") > 2
+
+
+def bare_link(site: Site) -> tuple[TrafficLink, Wire]:
+    live = LiveFleet(1e9)
+    wire = Wire()
+    link = TrafficLink(
+        OrderPublisher(wire, live, "uagv"), live, MissionProgress(), check_invariants=True
+    )
+    link.add_site(SITE_ID, site)
+    return link, wire
