@@ -39,6 +39,9 @@ ROBOT_KEEPALIVE_S = 2
 REASSIGN_AFTER_S = 3.0
 """Grace period of the server before a lost robot's mission goes to another robot."""
 
+RecordProperty = Callable[[str, object], None]
+"""pytest's `record_property` fixture: a measured number for the results table."""
+
 
 class ServerProcess:
     """`fleet serve` as a child process with its own data directory and SQLite file."""
@@ -226,7 +229,7 @@ class SimRobots:
                 state_interval_s=2.0 * time_scale,  # every 2 s of real time
                 reconnect_min_s=0.5,
                 reconnect_max_s=reconnect_max_s,
-                robot=RobotDescription(capabilities=capabilities, max_speed_m_s=1.5),  # type: ignore[arg-type]
+                robot=RobotDescription(capabilities=capabilities, max_speed_m_s=1.5),
             )
             simulated.append(SimulatedRobot(config=config, body=body))
         self.fleet = SimFleet(simulated, clock=self.clock, proxied=list(robots))

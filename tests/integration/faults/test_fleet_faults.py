@@ -7,7 +7,7 @@ idle for the next (the killed agent stays dead).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -18,6 +18,7 @@ from tests.integration.faults.ledger import Ledger, StateSeen
 from tests.integration.faults.rig import (
     REASSIGN_AFTER_S,
     ROBOT_KEEPALIVE_S,
+    RecordProperty,
     ServerProcess,
     SimRobots,
     TimedRecorder,
@@ -69,7 +70,7 @@ def _robot_of(rig: Rig, mission_id: str) -> str | None:
 
 
 def test_killed_agent_mission_paused_then_reassigned(
-    rig: Rig, record_property: pytest.RecordProperty
+    rig: Rig, record_property: RecordProperty
 ) -> None:
     """An agent process killed mid-mission (no goodbye: the broker publishes its last
     will): the server raises a robot-offline alarm and pauses the mission; past the grace
@@ -105,9 +106,7 @@ def test_killed_agent_mission_paused_then_reassigned(
     assert twice == 0
 
 
-def test_network_cut_past_grace_is_not_run_twice(
-    rig: Rig, record_property: pytest.RecordProperty
-) -> None:
+def test_network_cut_past_grace_is_not_run_twice(rig: Rig, record_property: RecordProperty) -> None:
     """A robot's network cut for longer than the grace period, then restored: its mission
     went to another robot meanwhile; at its first state back the robot is told to cancel
     the old order and makes no further progress on it; the mission completes once."""
@@ -125,7 +124,9 @@ def test_network_cut_past_grace_is_not_run_twice(
     time.sleep(1.0)
     restored_at = time.monotonic()
     robots.call(robots.fleet.restore_network, "cut-c")
-    assert wait_until(lambda: _first_state_after(rig.ledger(), "cut-c", restored_at), 20)
+    assert wait_until(
+        lambda: _first_state_after(rig.ledger(), "cut-c", restored_at) is not None, 20
+    )
     back = _first_state_after(rig.ledger(), "cut-c", restored_at)
     assert back is not None
     held = back.order_id.startswith(mission) and back.nodes_left > 0
@@ -160,7 +161,7 @@ def test_network_cut_past_grace_is_not_run_twice(
 
 
 def test_broker_restart_everyone_reconnects_nothing_lost(
-    rig: Rig, record_property: pytest.RecordProperty
+    rig: Rig, record_property: RecordProperty
 ) -> None:
     """The broker restarted (all sessions and retained messages gone) while one mission
     runs, and a second mission is created while it is down: every robot and the server
@@ -194,8 +195,7 @@ def test_broker_restart_everyone_reconnects_nothing_lost(
     assert twice == 0
 
 
-def _reconnect_time(connected: object, since: float, timeout_s: float = 90.0) -> float:
-    assert callable(connected)
+def _reconnect_time(connected: Callable[[], bool], since: float, timeout_s: float = 90.0) -> float:
     assert wait_until(connected, timeout_s, interval_s=0.05), "not reconnected"
     return time.monotonic() - since
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.integration.faults.ledger import Ledger
-from tests.integration.faults.rig import ServerProcess, SimRobots, broker_and_recorder
+from tests.integration.faults.rig import (
+    RecordProperty,
+    ServerProcess,
+    SimRobots,
+    broker_and_recorder,
+)
 from tests.support.mqtt import wait_until
 
 ROBOTS = {
@@ -19,7 +22,7 @@ ROBOTS = {
 
 
 def test_server_killed_mid_missions_finds_every_mission_again(
-    tmp_path: Path, record_property: pytest.RecordProperty
+    tmp_path: Path, record_property: RecordProperty
 ) -> None:
     """Server SIGKILLed with three missions running and one queued, restarted on the same
     database: every mission is found again in its state (none requeued) and the running ones
