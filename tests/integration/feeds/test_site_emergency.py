@@ -3,14 +3,17 @@ paused and new ones held while it lasts; after clearing, every mission runs to c
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
+from fleet_server.feeds.signing import verify
 from missions.sites import import_site
 from missions.types import Capability
 from tests.support.fleet_world import RMF, World, fleet_world
 from tests.support.mqtt import wait_until
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 # Nine robots away from parking, one already standing on a spot (L1_left_nurse_center).
 STARTS = (
@@ -54,7 +57,18 @@ def test_emergency_parks_every_robot_and_missions_resume_after_clearing(tmp_path
     site = import_site(RMF / "clinic.building.yaml", kind="hospital")
     spots = {wp.id: wp for wp in site.all_waypoints() if wp.is_parking_spot}
     assert len(spots) >= len(ROBOTS), "the clinic needs a parking spot per robot"
-    with fleet_world(tmp_path, ROBOTS) as world:
+    with fleet_world(tmp_path, ROBOTS) as world, webhook_receiver() as receiver:
+        hook = world.client.post(
+            "/api/v1/webhooks",
+            json={
+                "name": "city-brain",
+                "url": receiver.url("/clinic"),
+                "event_types": ["mission.transition", "alarm.raised", "site.emergency.started"],
+                "site_id": "clinic",
+            },
+            headers=world.headers,
+        )
+        assert hook.status_code == 201, hook.text
         missions = {
             serial: world.create(_patrol(serial, start)) for serial, (start, _) in ROBOTS.items()
         }
@@ -105,6 +119,14 @@ def test_emergency_parks_every_robot_and_missions_resume_after_clearing(tmp_path
             headers=world.headers,
         ).json()["items"]
         assert [a["active"] for a in alarms] == [True]
+        # The operations centre heard it all, signed: the emergency, its alarm, the pauses.
+        assert wait_until(lambda: _paused_events(receiver) >= len(ROBOTS), 10)
+        received = receiver.at("/clinic")
+        assert all(
+            verify(hook.json()["secret"], r.body, r.headers["x-fleet-signature"]) for r in received
+        )
+        kinds = {json.loads(r.body)["type"] for r in received}
+        assert {"site.emergency.started", "alarm.raised", "mission.transition"} <= kinds
 
         cleared = world.client.delete("/api/v1/sites/clinic/emergency", headers=world.headers)
         assert cleared.status_code == 200, cleared.text
@@ -122,3 +144,10 @@ def test_emergency_parks_every_robot_and_missions_resume_after_clearing(tmp_path
             headers=world.headers,
         ).json()["items"]
         assert [a["active"] for a in alarms] == [False]
+
+
+def _paused_events(receiver: Receiver) -> int:
+    events = [json.loads(r.body) for r in receiver.at("/clinic")]
+    return sum(
+        e["type"] == "mission.transition" and e["data"]["to_state"] == "paused" for e in events
+    )
