@@ -106,4 +106,3 @@ def parking_order(
         nodes=nodes,
         edges=list(compiled.edges),
     )
-
