@@ -166,7 +166,7 @@ def test_robot_and_ingest_metrics_follow_the_messages(api: Api, robot_link: Reco
     serial = f"m-{uuid.uuid4().hex[:6]}"
     services = api.services
     with services.db.session() as session:
-        register_robot(
+        registration = register_robot(
             session,
             services.auth.hasher,
             manufacturer=MANUFACTURER,
@@ -176,6 +176,7 @@ def test_robot_and_ingest_metrics_follow_the_messages(api: Api, robot_link: Reco
             site_id="north",
         )
         session.commit()
+        services.robots.put(registration.robot)  # ingest admits registered robots only
     services.hub.refresh_directory_soon()
     assert wait_until(lambda: services.hub.site_of((MANUFACTURER, serial)) == "north", 10)
 
