@@ -343,7 +343,7 @@ class OrderExecutor:
                 other.handler.cancel()
                 other.result = other.handler.result_description
             other.status = ActionStatus.FAILED
-        self.book.drop_all()
+        self.book.cancel()
         if self.paused:
             self.set_paused(False)
         # Our handlers stop at once, so the cancellation is complete (§6.6.3: FINISHED

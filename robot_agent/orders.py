@@ -112,6 +112,8 @@ class OrderBook:
     last_node_id: str = ""
     last_node_sequence_id: int = 0
     last_node: Node | None = None
+    cancelled: bool = False
+    """The held order was cancelled (cancelOrder): it is deleted and takes no updates."""
 
     @property
     def has_nodes(self) -> bool:
@@ -145,6 +147,12 @@ class OrderBook:
             )
         if order.order_update_id == self.order_update_id:
             return Decision.IGNORE
+        if self.cancelled:
+            raise OrderRejected(
+                ErrorType.ORDER_UPDATE,
+                f"order {self.order_id!r} was cancelled; send a new order",
+                _refs(order),
+            )
         stitch = order.nodes[0]
         anchor = self.decision_point() if busy else self.last_node
         anchor_id = anchor.node_id if anchor else self.last_node_id
@@ -179,6 +187,7 @@ class OrderBook:
         """Hold a new order; its first node counts as traversed at once (§6.6.1)."""
         self.order_id, self.order_update_id = order.order_id, order.order_update_id
         self.nodes, self.edges = list(order.nodes), list(order.edges)
+        self.cancelled = False
 
     def take_update(self, order: Order) -> None:
         """Stitch an update: drop the old horizon, append what follows the stitching node.
@@ -224,5 +233,10 @@ class OrderBook:
         return self.edges[0] if self.edges else None
 
     def drop_all(self) -> None:
-        """Forget remaining nodes and edges (cancelOrder); ids and last node are kept."""
+        """Forget remaining nodes and edges; ids and last node are kept."""
         self.nodes, self.edges = [], []
+
+    def cancel(self) -> None:
+        """cancelOrder: the order is deleted (§6.6.3); later updates of it are refused."""
+        self.drop_all()
+        self.cancelled = True

@@ -183,6 +183,23 @@ def test_cancel_order_fails_running_actions_and_stops(h: Harness) -> None:
     assert "noOrderToCancel" in h.error_types()
 
 
+def test_a_cancelled_order_takes_no_update_but_a_new_order(h: Harness) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 2, 0), N("c", 4, 0, released=False)]))
+    h.run(5)
+    h.ex.receive_instant_actions(instant(action("cancelOrder", "c1")))
+    update = order(
+        "o1", [N("b", 2, 0), N("c", 4, 0)], update_id=1, first_sequence_id=2
+    )  # stitches at the decision point, so only the cancellation refuses it
+    assert h.ex.receive_order(update) is None
+    assert h.error_types() == ["orderUpdateError"]
+    x = h.body.x
+    h.run(3)
+    assert h.body.x == x and not h.ex.busy
+    assert h.ex.receive_order(order("o2", [N("b", 2, 0), N("c", 4, 0)])) is Decision.NEW
+    h.run(5)
+    assert h.ex.book.last_node_id == "c"
+
+
 def test_hard_action_runs_alone_and_holds_the_vehicle(h: Harness) -> None:
     speak = action("speak", "s1", BlockingType.NONE, text="hello")
     check = action("patrolCheck", "p1", BlockingType.HARD, dwellS=2.0)
