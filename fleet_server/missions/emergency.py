@@ -15,8 +15,8 @@ the event loop then, every tick, for each site in emergency:
 A robot that comes online later, or a server restarted mid-emergency, is handled by the
 same step. Clearing stores the end, puts the paused missions back to `pending`, cancels
 parking orders still under way and lifts the block once no robot drives one (or after
-`CLEARING_TIMEOUT_S`), so the runtime dispatches the missions again. They start again from
-their beginning: the runtime cannot resume an order part-way on another order.
+`CLEARING_TIMEOUT_S`), so the runtime dispatches the missions again, by the same
+resumption rule as a mission whose robot was lost (`MissionRuntime.suspend`).
 """
 
 from __future__ import annotations
