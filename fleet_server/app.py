@@ -18,6 +18,7 @@ from fleet_server.api import (
     live,
     metrics,
     missions,
+    plan,
     robots,
     schedules,
     sites,
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(robots.router)
     app.include_router(sites.router)
+    app.include_router(plan.router)
     app.include_router(missions.router)
     app.include_router(users.router)
     app.include_router(tokens.router)

@@ -22,6 +22,7 @@ from fleet_server.fleet.ingest import Ingest, tune_gc_for_ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.live.hub import LiveHub, LiveSettings
+from fleet_server.missions.charging import ChargingPolicy
 from fleet_server.missions.emergency import EmergencyService, running_emergency
 from fleet_server.missions.runtime import MissionRuntime
 from fleet_server.mqtt_client import MqttLink
@@ -209,7 +210,13 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         missions = _start_mission_runtime(
             stack,
             MissionRuntime(
-                db, live, orders, sites, reassign_after_s=settings.mission_reassign_after_s
+                db,
+                live,
+                orders,
+                sites,
+                reassign_after_s=settings.mission_reassign_after_s,
+                charging=ChargingPolicy(settings.charging_default, settings.charging_classes),
+                replan_interval_s=settings.dispatch_replan_interval_s,
             ),
         )
         missions.quiet_hours = quiet_hours.option

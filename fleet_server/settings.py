@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fleet_server.missions.charging import ChargingClass
+
 ENV_PREFIX = "FLEET_"
 MIN_JWT_SECRET_CHARS = 32
 MIN_PASSWORD_CHARS = 12

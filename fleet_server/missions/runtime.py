@@ -1,9 +1,13 @@
 """Missions at run time: assign pending missions, send their orders, follow them to the end.
 
 The runtime runs on the server's event loop. Database work runs in a worker thread
-(`asyncio.to_thread`); MQTT publishing and the progress tracker stay on the loop. The
-simple allocator here gives a mission to the idle, online, capable robot of its site that
-would finish it soonest (by the compiler's estimate); the dispatcher issue replaces it.
+(`asyncio.to_thread`); MQTT publishing and the progress tracker stay on the loop. Which
+robot does which mission, preemption and charging are the `Dispatcher`'s
+(`fleet_server.missions.dispatcher`); this module follows each order to its end.
+
+A robot that goes offline or reports a FATAL error pauses its mission; past the grace
+period (`reassign_after_s`) the mission goes back to the queue with what is left of it
+(`fleet_server.missions.resume`) and another robot carries on from there.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet_server.db import Database
@@ -27,25 +30,24 @@ from fleet_server.db.models import Mission, MissionEvent, Robot
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
+from fleet_server.missions.charging import ChargingPolicy
+from fleet_server.missions.dispatcher import Dispatcher, RoundOutput
 from fleet_server.missions.recovery import OrderRecovery
+from fleet_server.missions.resume import Resumption, what_is_left
 from fleet_server.missions.state_machine import IllegalTransition, transition
 from fleet_server.missions.states import TERMINAL_STATES, MissionState
-from fleet_server.robots.registry import active_robots
-from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound, SiteStore
+from fleet_server.missions.traffic_link import TrafficLink
+from fleet_server.sites.store import SiteStore
 from missions.compiler import (
     CompiledMission,
-    MissionCompileError,
     QuietHours,
     RobotProfile,
-    StartPose,
     compile_mission,
-    spraying_silenced,
 )
 from missions.report import ActionOutcome, DisinfectionReport, build_disinfection_report
 from missions.types import (
     Capability,
     DisinfectionMission,
-    GuidanceMission,
     MissionSpec,
     NoShowAction,
     parse_mission,
@@ -54,6 +56,7 @@ from missions.vda5050 import (
     Action,
     ActionStatus,
     BlockingType,
+    ErrorLevel,
     InstantActions,
     Order,
     utc_timestamp,
@@ -64,10 +67,6 @@ log = logging.getLogger(__name__)
 
 S = MissionState
 ACTOR = "dispatcher"
-PRIORITY_RANK = {"emergency": 0, "high": 1, "normal": 2, "low": 3}
-MIN_BATTERY_PCT = 15.0
-"""Robots below this charge get no new mission (the dispatcher issue refines this)."""
-MAX_CANDIDATES = 5
 LIVE_STATES = (S.ASSIGNED, S.DISPATCHED, S.ACTIVE, S.PAUSED)
 
 
@@ -109,6 +108,17 @@ class Running:
     lost_since: float | None = None
     """Monotonic time since which the robot is offline or no longer runs our order."""
     paused_by_loss: bool = False
+    priority: str = "normal"
+    sent_at: float = field(default_factory=time.monotonic)
+    """Monotonic time the order went out (the plan estimates the rest from it)."""
+    faulted: bool = False
+    """Paused by a FATAL error that the robot still reports."""
+    preempted_by: uuid.UUID | None = None
+    """The emergency this mission gives its robot to (cancelOrder sent)."""
+    resumption: Resumption | None = None
+    """What earlier parts of the mission did (None: this is the first)."""
+    full_spec: MissionSpec | None = None
+    """The mission as stored, when `compiled.mission` is only what was left of it."""
 
 
 @dataclass
@@ -118,6 +128,11 @@ class _Dispatch:
     compiled: CompiledMission
     site_id: str
     profile: RobotProfile
+    priority: str = "normal"
+    resumption: Resumption | None = None
+    full_spec: MissionSpec | None = None
+    before: list[str] = field(default_factory=list)
+    """Instant actions to send before the order (stopCharging)."""
 
 
 @dataclass
@@ -173,6 +188,8 @@ class MissionRuntime:
         *,
         tick_s: float = 1.0,
         reassign_after_s: float = 60.0,
+        charging: ChargingPolicy | None = None,
+        replan_interval_s: float = 5.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -194,12 +211,16 @@ class MissionRuntime:
         self._remove_listener = live.add_listener(self._on_robot_event)
         self._action_counter = 0
         self._transition_hooks: list[TransitionHook] = []
-        self.recovery = OrderRecovery(self)
-        """Orders are recorded before they go out and re-adopted after a restart."""
+        self.dispatcher = Dispatcher(self, charging or ChargingPolicy(), replan_interval_s)
+        """Plans, dispatches, preempts and sends robots to charge (one round per step)."""
         self.dispatch_blocked: Callable[[str], bool] = lambda _site_id: False
         """True for a site whose pending missions must wait (site emergency mode)."""
         self.quiet_hours: Callable[[str], QuietHours | None] = lambda _site_id: None
         """A site's quiet hours for an order compiled now (set by the schedules service)."""
+        self.recovery = OrderRecovery(self)
+        """Orders are recorded before they go out and re-adopted after a restart."""
+        self.traffic = TrafficLink(orders, live, self.progress, on_reroute=self._traffic_rerouted)
+        """Traffic control: releases each mission's path as it is reserved (snapshot())."""
 
     def add_transition_hook(self, hook: TransitionHook) -> Callable[[], None]:
         """Call hook(transition) after every commit that moved a mission; returns a remover.
@@ -278,6 +299,7 @@ class MissionRuntime:
 
     async def step(self) -> None:
         """Apply robot progress, reassign lost missions, assign and dispatch pending ones."""
+        await self.traffic.sync(self.db, self.sites)
         events = list(self._events)
         self._events.clear()
         if events:
@@ -289,12 +311,28 @@ class MissionRuntime:
         if lost:
             await asyncio.to_thread(self._reassign, lost)
         dispatches = await asyncio.to_thread(self._assign_pending)
+        self._through_traffic(dispatches)
         # Recorded before they go out: a server killed in between finds every order.
         await asyncio.to_thread(self.recovery.record_dispatches, dispatches)
         for dispatch in dispatches:
             self._send_initial(dispatch)
+        self._publish_round(self.dispatcher.take_output())
+        self.traffic.tick({run.robot for run in self.running.values()} | self.dispatcher.driving())
+
+    def _through_traffic(self, dispatches: list[_Dispatch]) -> None:
+        """Each new order releases only the part of its path traffic control reserved."""
+        for d in dispatches:
+            d.compiled = self.traffic.start(d.site_id, d.robot, d.compiled, d.profile.robot_class)
+
+    def _traffic_rerouted(self, robot: RobotKey, compiled: CompiledMission) -> None:
+        """The robot stepped aside: its mission now runs as the order of `compiled`."""
+        for run in self.running.values():
+            if run.robot == robot:
+                run.compiled = compiled
 
     def _on_robot_event(self, event: str, robot: RobotLive) -> None:
+        if event in (RobotEvent.OFFLINE, RobotEvent.ONLINE, RobotEvent.ERRORS_CHANGED):
+            self._wake.set()  # the fleet changed: plan again
         if event in (RobotEvent.OFFLINE, RobotEvent.ONLINE):
             kind = (
                 ProgressKind.ROBOT_OFFLINE
@@ -308,6 +346,7 @@ class MissionRuntime:
             return
         if event != RobotEvent.STATE or robot.state is None:
             return
+        self.traffic.on_state(robot)
         self._cancel_orphan(robot)
         progress = self.progress.on_state(robot.key, robot.state)
         if progress:
@@ -342,7 +381,13 @@ class MissionRuntime:
             state = live.state if live else None
             gone = live is None or not live.online
             dropped = run.started and state is not None and state.order_id != run.compiled.order_id
-            if not (gone or dropped):
+            if run.faulted and state is not None and not _has_fatal_error(live):
+                run.faulted = False
+                self._events.append(
+                    ProgressEvent(str(run.mission_id), ProgressKind.ROBOT_ONLINE, "fault cleared")
+                )
+                self._wake.set()
+            if not (gone or dropped or run.faulted):
                 run.lost_since = None
                 continue
             run.lost_since = run.lost_since if run.lost_since is not None else now
@@ -358,10 +403,12 @@ class MissionRuntime:
                 mission = session.get(Mission, mission_id)
                 if run is None or mission is None:
                     continue
+                note = self._keep_what_was_done(run)
                 self.progress.forget(run.robot)
                 self._orphans[run.robot] = run.compiled.order_id
-                # Nothing more of that order may reach the robot: no resend.
+                # Nothing more of that order may reach the robot: no resend, no release.
                 self._call_on_loop(self.orders.withdraw_order, *run.robot, run.compiled.order_id)
+                self.traffic.finish(run.robot)
                 state = MissionState(mission.state)
                 if state is S.ACTIVE:
                     transition(mission, S.PAUSED, "robot lost", ACTOR, session)
@@ -369,12 +416,24 @@ class MissionRuntime:
                     transition(
                         mission,
                         S.PENDING,
-                        f"robot {run.robot[1]} lost for {self.reassign_after_s:.0f} s; reassigning",
+                        f"robot {run.robot[1]} lost for {self.reassign_after_s:.0f} s; "
+                        f"reassigning{note}",
                         ACTOR,
                         session,
                     )
                 self._commit(session)
         self._wake.set()
+
+    def _keep_what_was_done(self, run: Running) -> str:
+        """Remember what is left of a stopped run for its next robot; '; <note>' or ''."""
+        tracked = self.progress.get(run.robot)
+        if tracked is None or tracked.mission_id != str(run.mission_id) or not run.started:
+            return ""
+        left = what_is_left(
+            run.compiled, tracked.action_status, tracked.results, run.resumption, run.rounds_done
+        )
+        self.dispatcher.resumptions[run.mission_id] = left
+        return f"; {left.note}"
 
     # -- requests from the API (worker threads) ------------------------------------------------
 
@@ -382,6 +441,7 @@ class MissionRuntime:
         """Cancel now; a robot that has the order is told to stop (cancelOrder)."""
         transition(mission, S.CANCELLED, f"cancelled by {actor}", actor, session)
         self._commit(session)
+        self.dispatcher.forget(mission.id)
         run = self.running.pop(mission.id, None)
         if run is not None:
             self._call_on_loop(self._send_instant, run.robot, "cancelOrder", True)
@@ -404,15 +464,19 @@ class MissionRuntime:
         """Take a mission off its robot but keep it (site emergency mode): `active` becomes
         `paused`, `assigned`/`dispatched` go back to `pending`; the runtime stops following
         the robot's order, which the caller cancels on the robot."""
+        run = self.running.pop(mission.id, None)
+        # Like a lost robot (_reassign): what is done stays done when it is dispatched again.
+        note = self._keep_what_was_done(run) if run is not None else ""
         state = MissionState(mission.state)
         if state is S.ACTIVE:
-            transition(mission, S.PAUSED, cause, actor, session)
+            transition(mission, S.PAUSED, f"{cause}{note}"[:200], actor, session)
         elif state in (S.ASSIGNED, S.DISPATCHED):
             transition(mission, S.PENDING, cause, actor, session)
         self._commit(session)
-        run = self.running.pop(mission.id, None)
         if run is not None:
-            self._call_on_loop(self._forget_progress, run)
+            self.progress.forget(run.robot)
+            self._call_on_loop(self.orders.withdraw_order, *run.robot, run.compiled.order_id)
+            self.traffic.finish(run.robot)
 
     def requeue(self, session: Session, mission: Mission, cause: str, actor: str) -> None:
         """A suspended (`paused`, off its robot) mission back to `pending`, to be dispatched."""
@@ -420,11 +484,6 @@ class MissionRuntime:
         transition(mission, S.PENDING, cause, actor, session)
         self._commit(session)
         self.poke()
-
-    def _forget_progress(self, run: Running) -> None:
-        tracked = self.progress.get(run.robot)
-        if tracked is not None and tracked.mission_id == str(run.mission_id):
-            self.progress.forget(run.robot)
 
     @staticmethod
     def _require(mission: Mission, allowed: set[MissionState], to: MissionState) -> None:
@@ -466,9 +525,20 @@ class MissionRuntime:
         compiled = dispatch.compiled
         order = compiled.order()
         run = Running(
-            dispatch.mission_id, dispatch.robot, compiled, dispatch.site_id, dispatch.profile
+            dispatch.mission_id,
+            dispatch.robot,
+            compiled,
+            dispatch.site_id,
+            dispatch.profile,
+            priority=dispatch.priority,
+            sent_at=self._monotonic(),
+            resumption=dispatch.resumption,
+            full_spec=dispatch.full_spec,
+            rounds_done=0 if dispatch.resumption is None else dispatch.resumption.rounds_done,
         )
         self.running[dispatch.mission_id] = run
+        for action_type in dispatch.before:
+            self._send_instant(dispatch.robot, action_type, False)
         self._track(run)
         self.orders.send_order(dispatch.robot[0], dispatch.robot[1], order)
 
@@ -491,121 +561,23 @@ class MissionRuntime:
         for robot, action_type in follow.instant:
             self._send_instant(robot, action_type, action_type == "cancelOrder")
 
+    def _publish_round(self, output: RoundOutput) -> None:
+        """Send what a dispatcher round decided: preemptions, charging trips, stops."""
+        for robot, action_type in output.instant:
+            if action_type == "cancelOrder" and self.progress.get(robot) is None:
+                continue  # the preempted order already ended
+            self._send_instant(robot, action_type, action_type == "cancelOrder")
+        for robot in output.arrived:
+            self.traffic.finish(robot)
+        for trip in output.trips:
+            compiled = self.traffic.start(trip.site_id, trip.robot, trip.compiled, trip.robot_class)
+            self.orders.send_order(trip.robot[0], trip.robot[1], compiled.order())
+
     # -- assignment (worker thread) ----------------------------------------------------------
 
     def _assign_pending(self) -> list[_Dispatch]:
-        dispatches: list[_Dispatch] = []
-        with self.db.session() as session:
-            pending = list(session.scalars(select(Mission).where(Mission.state == S.PENDING)))
-            if not pending:
-                return []
-            busy = {
-                robot_id
-                for robot_id in session.scalars(
-                    select(Mission.robot_id).where(Mission.state.in_(LIVE_STATES))
-                )
-                if robot_id is not None
-            }
-            pending.sort(key=lambda m: (PRIORITY_RANK.get(m.priority, 9), m.created_at))
-            for mission in pending:
-                if not self._due(mission) or self.dispatch_blocked(mission.site_id):
-                    continue
-                dispatch = self._assign(session, mission, busy)
-                if dispatch is not None:
-                    dispatches.append(dispatch)
-        return dispatches
-
-    def _due(self, mission: Mission) -> bool:
-        start = mission.spec.get("earliest_start")
-        if not start:
-            return True
-        try:
-            when = datetime.fromisoformat(str(start))
-        except ValueError:
-            return True
-        return when <= self._now()
-
-    def _assign(self, session: Session, mission: Mission, busy: set[int]) -> _Dispatch | None:
-        try:
-            site = self.sites.load(session, mission.site_id)
-            spec = _spec(mission, site.name)
-        except (SiteNotFound, SiteMapUnavailable, ValueError) as exc:
-            transition(mission, S.CANCELLED, f"cannot plan: {exc}", ACTOR, session)
-            self._commit(session)
-            return None
-        best: tuple[float, Robot, CompiledMission] | None = None
-        last_error: MissionCompileError | None = None
-        for robot, live in self._candidates(session, mission, spec, busy):
-            pose = live.pose
-            if pose is None:
-                continue
-            try:
-                compiled = compile_mission(
-                    spec,
-                    site,
-                    robot_profile(robot, live),
-                    start=StartPose.at(pose.x, pose.y, pose.map_id),
-                    order_id=f"{mission.id}",
-                    release_until=None,
-                    quiet=self.quiet_hours(mission.site_id),
-                )
-            except MissionCompileError as exc:
-                last_error = exc
-                continue
-            if spraying_silenced(compiled):
-                continue  # every spray falls in quiet hours: it waits for them to end
-            if isinstance(spec, GuidanceMission) and compiled.meeting_node_index is not None:
-                compiled = compiled.with_initial_release(compiled.meeting_node_index)
-            # The preferred robot wins whenever it can do the mission; otherwise the soonest.
-            cost = (
-                -1.0
-                if robot.serial_number == spec.preferred_robot
-                else compiled.estimated_duration_s
-            )
-            if best is None or cost < best[0]:
-                best = (cost, robot, compiled)
-        if best is None:
-            if last_error is not None:
-                log.info("mission %s: no robot can do it yet: %s", mission.id, last_error)
-            return None
-        _cost, robot, compiled = best
-        transition(
-            mission,
-            S.ASSIGNED,
-            f"nearest capable robot {robot.serial_number}",
-            ACTOR,
-            session,
-            robot_id=robot.id,
-        )
-        transition(mission, S.DISPATCHED, f"order {compiled.order_id} sent", ACTOR, session)
-        self._commit(session)
-        busy.add(robot.id)
-        return _Dispatch(
-            mission.id,
-            (robot.manufacturer, robot.serial_number),
-            compiled,
-            mission.site_id,
-            robot_profile(robot, self.live.get(robot.manufacturer, robot.serial_number)),
-        )
-
-    def _candidates(
-        self, session: Session, mission: Mission, spec: MissionSpec, busy: set[int]
-    ) -> list[tuple[Robot, RobotLive]]:
-        wanted = spec.capability.value
-        found = []
-        for robot in active_robots(session, mission.site_id):
-            if robot.id in busy or wanted not in robot.capabilities:
-                continue
-            live = self.live.get(robot.manufacturer, robot.serial_number)
-            if live is None or not live.online or live.pose is None:
-                continue
-            if live.battery_charge is not None and live.battery_charge < MIN_BATTERY_PCT:
-                continue
-            found.append((robot, live))
-        preferred = spec.preferred_robot
-        if preferred:
-            found.sort(key=lambda item: item[0].serial_number != preferred)
-        return found[:MAX_CANDIDATES]
+        """One dispatcher round: the missions to send now (see `Dispatcher`)."""
+        return self.dispatcher.run_round()
 
     # -- progress (worker thread) ------------------------------------------------------------
 
@@ -660,15 +632,22 @@ class MissionRuntime:
                 transition(mission, S.PAUSED, "robot offline", ACTOR, session)
                 run.paused_by_loss = True
         elif kind is ProgressKind.ROBOT_ONLINE:
-            if state is S.PAUSED and run.paused_by_loss:
-                transition(mission, S.ACTIVE, "robot back online", ACTOR, session)
+            if state is S.PAUSED and run.paused_by_loss and not run.faulted:
+                cause = event.detail or "robot back online"
+                transition(mission, S.ACTIVE, cause, ACTOR, session)
                 run.paused_by_loss = False
         elif kind is ProgressKind.PAUSED and state is S.ACTIVE:
             transition(mission, S.PAUSED, "robot paused", ACTOR, session)
         elif kind is ProgressKind.RESUMED and state is S.PAUSED:
             transition(mission, S.ACTIVE, "robot resumed", ACTOR, session)
         elif kind is ProgressKind.FAULT:
-            transition(mission, S.FAILED, f"robot fault: {event.detail}", ACTOR, session)
+            # Issue 8 item 6: paused, not failed; reassigned if the fault outlasts the grace.
+            run.faulted = True
+            if state is S.ACTIVE:
+                transition(mission, S.PAUSED, f"robot fault: {event.detail}", ACTOR, session)
+                run.paused_by_loss = True
+        elif kind is ProgressKind.CANCELLED and run.preempted_by is not None:
+            self._requeue_preempted(session, mission, run)
         elif kind is ProgressKind.ACTION:
             self._on_action(session, mission, run, event, follow)
         elif kind is ProgressKind.ORDER_DONE:
@@ -699,7 +678,8 @@ class MissionRuntime:
         ):
             if event.detail in (ActionStatus.FINISHED.value, ActionStatus.FAILED.value):
                 run.guide_released = True
-                follow.orders.append((run.robot, compiled.next_order_update(None)))
+                if not self.traffic.set_release_cap(run.robot, None):
+                    follow.orders.append((run.robot, compiled.next_order_update(None)))
             return
         if event.detail != ActionStatus.FAILED.value:
             return
@@ -719,7 +699,7 @@ class MissionRuntime:
     ) -> None:
         compiled = run.compiled
         self._ensure_active(session, mission)
-        spec = compiled.mission
+        spec = run.full_spec or compiled.mission
         if isinstance(spec, DisinfectionMission):
             report = self._report(run, spec)
             mission.report = (
@@ -741,6 +721,21 @@ class MissionRuntime:
             transition(mission, S.FAILED, f"actions failed: {', '.join(failed)}", ACTOR, session)
         else:
             transition(mission, S.COMPLETED, "order finished", ACTOR, session)
+
+    def _requeue_preempted(self, session: Session, mission: Mission, run: Running) -> None:
+        """The robot stopped for an emergency: the mission waits for a robot again."""
+        note = self._keep_what_was_done(run)
+        if MissionState(mission.state) is S.ACTIVE:
+            transition(mission, S.PAUSED, f"preempted by {run.preempted_by}", ACTOR, session)
+        transition(
+            mission,
+            S.PENDING,
+            f"robot {run.robot[1]} stopped for emergency mission {run.preempted_by}; "
+            f"waits for a robot{note}",
+            ACTOR,
+            session,
+        )
+        self._finish(run)
 
     @staticmethod
     def _tolerated(compiled: CompiledMission, action_id: str) -> bool:
@@ -772,6 +767,15 @@ class MissionRuntime:
                         result_description=tracked.results.get(action_id),
                     )
                 )
+        carried = run.resumption
+        if carried is not None:
+            # Targets done by earlier parts (before a preemption or a lost robot) count too.
+            return build_disinfection_report(
+                spec,
+                [*carried.carried_points, *run.compiled.planned_points],
+                [*carried.carried_outcomes, *outcomes],
+                {**carried.carried_rooms, **run.compiled.room_plans},
+            )
         return build_disinfection_report(
             spec, list(run.compiled.planned_points), outcomes, run.compiled.room_plans
         )
@@ -788,6 +792,9 @@ class MissionRuntime:
             start=previous.end_pose,
             order_id=f"{run.mission_id}-r{run.rounds_done}",
             quiet=self.quiet_hours(run.site_id),
+        )
+        run.compiled = self.traffic.start(
+            run.site_id, run.robot, run.compiled, run.profile.robot_class
         )
         self._track(run)
         follow.orders.append((run.robot, run.compiled.order()))
@@ -826,3 +833,8 @@ class MissionRuntime:
             nodes=order_nodes,
             edges=order_edges,
         )
+
+
+def _has_fatal_error(live: RobotLive | None) -> bool:
+    state = live.state if live is not None else None
+    return state is not None and any(e.error_level is ErrorLevel.FATAL for e in state.errors)

@@ -20,6 +20,8 @@ from fleet_server.settings import Settings
 from missions.sites import import_site
 from missions.types import Capability
 from robot_agent.config import AgentConfig, RobotDescription
+from sim.adapter import SimSurroundings
+from sim.clock import SimClock
 from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
 from sim.kinematic import KinematicRobot
 from tests.support.mqtt import wait_until
@@ -86,9 +88,14 @@ class World:
 
 @contextlib.contextmanager
 def fleet_world(
-    tmp_path: Path, robots: dict[str, tuple[str, list[Capability]]], **settings: Any
+    tmp_path: Path,
+    robots: dict[str, tuple[str, list[Capability]]],
+    *,
+    time_scale: float = 1.0,
+    **settings: Any,
 ) -> Iterator[World]:
-    """Robots by serial: (start waypoint name on the clinic map, capabilities)."""
+    """Robots by serial: (start waypoint name on the clinic map, capabilities); the robots'
+    simulated time (driving, dwelling) runs `time_scale` times faster than real time."""
     broker = MosquittoBroker(find_free_port())
     broker.start()
     config = Settings(
@@ -101,6 +108,7 @@ def fleet_world(
     )
     site = import_site(RMF / "clinic.building.yaml", kind="hospital")
     waypoints = {wp.name: wp for wp in site.all_waypoints() if wp.name}
+    chargers = [(wp.x, wp.y, wp.level) for wp in site.all_waypoints() if wp.is_charger]
     sims: dict[str, SimFleetThread] = {}
     try:
         with TestClient(create_app(config)) as client:
@@ -150,8 +158,12 @@ def fleet_world(
                             max_speed_m_s=4.0,
                         ),
                     )
+                    surroundings = SimSurroundings(chargers=chargers)
                     sims[serial] = SimFleetThread(
-                        SimFleet([SimulatedRobot(config=agent, body=body)])
+                        SimFleet(
+                            [SimulatedRobot(config=agent, body=body, surroundings=surroundings)],
+                            clock=SimClock(time_scale),
+                        )
                     ).start()
                 session.commit()
             live = services.live
