@@ -22,6 +22,7 @@ and at least every `replan_interval_s`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import uuid
@@ -138,6 +139,8 @@ class Dispatcher:
         self._signatures: dict[str, object] = {}
         self._usable: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
         self._unfollowed: set[int] = set()
+        self._unplannable: dict[uuid.UUID, str] = {}
+        """Waiting missions of the site in hand that no robot there can be planned for."""
         self.output = RoundOutput()
 
     # -- the round ---------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class Dispatcher:
         self._follow_trips(site_id, fleet)
         if runtime.dispatch_blocked(site_id):
             return []  # site emergency mode: robots park, nothing is dispatched or charged
+        self._unplannable = {}
         waiting = self._waiting(session, site, missions, fleet)
         now = runtime._monotonic()
         # Re-plan when a mission or a robot changed (created, cancelled, done, free, busy,
@@ -204,6 +208,11 @@ class Dispatcher:
             self.plans[site_id] = SitePlan(
                 site_id, runtime._now(), {k: () for k in fleet.robots}, {}
             )
+        plan_now = self.plans.get(site_id)
+        if plan_now is not None and self._unplannable:
+            # Missions no robot here can do (or none online) show in the plan too.
+            unassigned = {**plan_now.unassigned, **self._unplannable}
+            self.plans[site_id] = dataclasses.replace(plan_now, unassigned=unassigned)
         self._send_to_chargers(site_id, fleet, {d.robot for d in dispatches})
         return dispatches
 
@@ -287,6 +296,7 @@ class Dispatcher:
                 continue
             footprint = self._footprint(mission, spec, site, fleet)
             if footprint is None:
+                self._unplannable[mission.id] = "no_capable_robot"
                 continue
             earliest = max(0.0, _seconds_until(spec.earliest_start, now))
             deadline = None if spec.deadline is None else _seconds_until(spec.deadline, now)
