@@ -120,3 +120,15 @@ def test_the_server_password_setting_reaches_the_endpoint() -> None:
     endpoint = in_url.mqtt_endpoint()
     assert (endpoint.username, endpoint.password, endpoint.port) == ("svc", "pw", 8883)
     assert endpoint.tls and endpoint.ca_file == Path("ca.crt")
+
+
+def test_broker_config_without_the_server_password_names_the_setting(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fleet_cli.main import app
+
+    env = {"FLEET_DATA_DIR": str(tmp_path), "FLEET_MQTT_PASSWORD": None, "FLEET_MQTT_URL": None}
+    result = CliRunner().invoke(app, ["broker", "config", "--out", str(tmp_path / "b")], env=env)
+    assert result.exit_code == 2
+    assert "FLEET_MQTT_PASSWORD" in result.output
+    assert not (tmp_path / "b").exists()
