@@ -6,8 +6,8 @@ TrafficManager` how far each may be released. It produces the initial release po
 whenever a robot moves on, the order updates (``compiled.next_order_update``) for every
 robot whose release point advanced; nothing when it did not.
 
-How to wire it into ``fleet_server/missions/runtime.py`` (one planner per site, all on the
-event loop; the planner is synchronous and does no I/O):
+The server wires it in :mod:`fleet_server.missions.traffic_link` along these lines (one
+planner per site; the planner is synchronous and does no I/O):
 
 1. Build ``TrafficManager(site)`` and ``ReleasePlanner(manager)`` per site when the site is
    loaded (``SiteStore.load``); keep them with the runtime, keyed by site id.

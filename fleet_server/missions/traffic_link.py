@@ -18,11 +18,21 @@ they produce:
   order update (same orderId, next orderUpdateId, stitched at the old decision point).
 - Mission end (:meth:`TrafficLink.finish`): once the robot stands still, its path is
   freed; it keeps the place it stands on.
-- Every tick: releases are extended, deadlocks (waits-for cycles of robots standing at
-  their decision points) are broken by sending one robot to a refuge and back
-  (cancelOrder, then a new order with fresh actionIds; the mission's progress tracking
-  follows the new order), and a robot without a mission that stands in somebody's way
-  is sent to the nearest free holding point or parking spot (a "make way" order).
+- Every tick, and as soon as a robot reports waiting at its decision point (at most every
+  ``CLEAR_EVERY_S``): releases are extended, deadlocks (waits-for cycles of robots
+  standing at their decision points) are broken by sending one robot to a refuge and
+  back (cancelOrder, then a new order with fresh actionIds; the mission's progress
+  tracking follows the new order), and a robot without a mission that stands in
+  somebody's way, or on somebody's path ahead, is sent to the nearest free holding point
+  or parking spot (a "make way" order). A robot boxed in by standing robots has one of
+  them moved first; one boxed in a dead end by the robot coming for its place has that
+  robot back out to a refuge until it has left (:meth:`TrafficManager.make_room`).
+- An order ends for the link when the robot reports it standing with none of its nodes
+  left (done or cancelled), or when :meth:`TrafficLink.finish` / :meth:`TrafficLink.tick`
+  say its mission is over; the robot keeps the place it stands on.
+
+Counters (:class:`TrafficCounters`) feed the scenario KPIs; :meth:`TrafficLink.snapshot`
+is what ``GET /api/v1/sites/{id}/plan`` shows.
 
 Threads: :meth:`start`, :meth:`finish`, :meth:`set_release_cap` may be called from the
 runtime's worker threads; everything holds one lock, and orders are published from the
