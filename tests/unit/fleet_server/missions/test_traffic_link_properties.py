@@ -35,7 +35,7 @@ def fleets(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, str]]:
     return starts, goals
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleets())
 def test_reservations_never_conflict_and_every_mission_finishes(
     fleet: tuple[dict[str, str], dict[str, str]],
