@@ -174,6 +174,8 @@ class ChargeTrip:
     order_id: str
     final_node: tuple[str, int]
     phase: TripPhase = TripPhase.GOING
+    sent_at: float = 0.0
+    """Monotonic time the order went out."""
 
 
 def charge_plan(

@@ -84,6 +84,8 @@ log = logging.getLogger(__name__)
 S = MissionState
 ACTOR = "dispatcher"
 LIVE_STATES = (S.ASSIGNED, S.DISPATCHED, S.ACTIVE, S.PAUSED)
+TRIP_TAKEN_WITHIN_S = 30.0
+"""A charging trip whose order the robot does not run by then is dropped (and retried)."""
 
 
 @dataclass
@@ -140,6 +142,8 @@ class Dispatcher:
         self._usable: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
         self._unfollowed: set[int] = set()
         self._unplannable: dict[uuid.UUID, str] = {}
+        self._bad_chargers: set[tuple[RobotKey, str]] = set()
+        """(robot, charger) pairs where startCharging failed: that robot tries another."""
         """Waiting missions of the site in hand that no robot there can be planned for."""
         self.output = RoundOutput()
 
@@ -314,12 +318,20 @@ class Dispatcher:
                         deadline_s=deadline,
                         waiting_s=max(0.0, (now - _aware(mission.created_at)).total_seconds()),
                         preferred_robot=spec.preferred_robot,
-                        pinned_robot=self.pins.get(mission.id),
+                        pinned_robot=self._pin(mission.id, fleet),
                         excluded=frozenset(self.excluded.get(mission.id, ())),
                     ),
                 )
             )
         return waiting
+
+    def _pin(self, mission_id: uuid.UUID, fleet: _SiteFleet) -> RobotKey | None:
+        """The robot preemption freed for an emergency, while it is still there."""
+        robot = self.pins.get(mission_id)
+        if robot is not None and robot not in fleet.rows:
+            del self.pins[mission_id]  # it went offline or failed: any robot may take it
+            return None
+        return robot
 
     def spec_of(self, mission: Mission, site: Site) -> MissionSpec:
         """What is left to do of a mission (its stored spec, unless it stopped part-way)."""
@@ -586,8 +598,19 @@ class Dispatcher:
                     for a in state.action_states
                     if a.action_id.startswith(trip.order_id)
                 )
-                if failed:
-                    log.warning("robot %s could not charge at %s", key[1], trip.charger)
+                dropped = (
+                    state.order_id != trip.order_id
+                    and self.runtime._monotonic() - trip.sent_at > TRIP_TAKEN_WITHIN_S
+                )
+                if failed or dropped:
+                    log.warning(
+                        "robot %s: no charging at %s (%s)",
+                        key[1],
+                        trip.charger,
+                        "startCharging failed" if failed else "order not taken",
+                    )
+                    if failed:
+                        self._bad_chargers.add((key, trip.charger))
                     self.trips.pop(key)
                     self.chargers.release(key)
                     self.output.arrived.append(key)
@@ -630,6 +653,9 @@ class Dispatcher:
                 if (r := self.runtime.live.get(*k)) is not None and r.pose is not None
             ]
             occupied = occupied_chargers(fleet.site, poses)
+            for robot, bad in self._bad_chargers:
+                if robot == key:
+                    occupied.setdefault(bad, ("", "failed before"))
             here = fleet.here[key]
             profile = fleet.profiles[key]
             cls = RobotClass(kind=row.kind, max_speed_m_s=profile.max_speed_m_s)
@@ -653,7 +679,9 @@ class Dispatcher:
                 log.warning("robot %s: no way to charger %s: %s", key[1], charger, exc)
                 continue
             self.chargers.reserve(site_id, charger, key)
-            self.trips[key] = ChargeTrip(site_id, charger, order_id, final_node(compiled))
+            self.trips[key] = ChargeTrip(
+                site_id, charger, order_id, final_node(compiled), sent_at=self.runtime._monotonic()
+            )
             self.output.trips.append(TripStart(key, site_id, compiled, profile.robot_class))
             log.info("robot %s at %.0f %% goes to charger %s", key[1], live.battery_charge, charger)
 
