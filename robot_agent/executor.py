@@ -91,10 +91,12 @@ class ExecutorErrors:
     """Patrol anomalies and action failures of the current order."""
     vehicle: list[Error] = field(default_factory=list)
     """Navigation failures; cleared by the next accepted order."""
+    safety: list[Error] = field(default_factory=list)
+    """The pressed emergency stop (FATAL); gone once it is released."""
 
     def all(self) -> list[Error]:
         """Every error to report now."""
-        return [*self.order, *self.findings, *self.vehicle]
+        return [*self.order, *self.findings, *self.vehicle, *self.safety]
 
 
 def make_error(error_type: str, description: str, refs: dict[str, str], level: ErrorLevel) -> Error:
@@ -309,7 +311,7 @@ class OrderExecutor:
         if paused == self.paused:
             return
         self.paused = paused
-        self.adapter.set_paused(paused)
+        self.adapter.set_paused(paused or bool(self.errors.safety))
         for run in self.runs.values():
             if run.handler is None or not run.active:
                 continue
@@ -357,13 +359,28 @@ class OrderExecutor:
         for run in list(self.runs.values()):
             if run.active and run.handler is not None:
                 self._update(run, run.handler.tick())
-        if self.paused:
+        if self._emergency_stopped() or self.paused:
             return
         self._start_node_actions()
         if self._nav_target is not None:
             self._follow_navigation(self._nav_target)
         elif self._may_drive():
             self._drive_next()
+
+    def _emergency_stopped(self) -> bool:
+        """A pressed emergency stop holds the vehicle where it is, keeps the order and is
+        reported as a FATAL error (someone has to release it); released, it carries on."""
+        pressed = self.adapter.emergency_stop_active()
+        if pressed == bool(self.errors.safety):
+            return pressed
+        self.errors.safety = (
+            [make_error("emergencyStop", "emergency stop pressed", {}, ErrorLevel.FATAL)]
+            if pressed
+            else []
+        )
+        self.adapter.set_paused(pressed or self.paused)
+        self.changed = True
+        return pressed
 
     def _update(self, run: ActionRun, status: ActionStatus) -> None:
         if status == run.status:

@@ -162,6 +162,8 @@ class MissionProgress:
     @staticmethod
     def _faults(tracked: TrackedMission, state: State) -> list[ProgressEvent]:
         events = []
+        # A fault that cleared and comes back pauses the mission again.
+        tracked.faults_seen &= {e.error_type for e in state.errors}
         for error in state.errors:
             if error.error_level is not ErrorLevel.FATAL or error.error_type in tracked.faults_seen:
                 continue

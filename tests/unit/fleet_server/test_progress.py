@@ -72,6 +72,18 @@ def test_fatal_error_is_a_fault_once() -> None:
     assert any("navigationFailed" in d for k, d in events if k == "fault")
 
 
+def test_a_fault_that_cleared_and_comes_back_is_a_fault_again() -> None:
+    h, progress = Harness(), MissionProgress()
+    h.ex.receive_order(order("m6-o", [N("a", 0, 0), N("b", 8, 0)]))
+    progress.track("m6", ROBOT, order_id="m6-o", final_node=("b", 2), action_ids=set())
+    _drive(h, progress, 0.5)
+    faults = []
+    for pressed in (True, False, True):
+        h.world.emergency_stop = pressed
+        faults += [d for k, d in _drive(h, progress, 1) if k == "fault"]
+    assert faults == ["emergencyStop: emergency stop pressed"] * 2
+
+
 def test_other_orders_are_ignored() -> None:
     h, progress = Harness(), MissionProgress()
     h.ex.receive_order(order("someone-else", [N("a", 0, 0)]))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from missions.vda5050 import ActionStatus, BlockingType
+from missions.vda5050 import ActionStatus, BlockingType, ErrorLevel
 from robot_agent.adapter import Device
 from robot_agent.orders import Decision
 from tests.support.harness import Harness
@@ -340,3 +340,20 @@ def test_a_silent_sensor_fails_its_check(h: Harness) -> None:
         "value": None,
         "reason": "no reading",
     }
+
+
+def test_emergency_stop_holds_the_order_as_a_fatal_error_until_released(h: Harness) -> None:
+    h.ex.receive_order(order("o1", [N("a", 0, 0), N("b", 8, 0)]))
+    h.run(1)
+    h.world.emergency_stop = True
+    h.run(0.2)
+    x = h.body.x
+    h.run(5)
+    assert h.body.x == x and 0 < x < 8  # held where it was, goal kept
+    fatal = [e for e in h.state().errors if e.error_level is ErrorLevel.FATAL]
+    assert [e.error_type for e in fatal] == ["emergencyStop"]
+    assert h.state().order_id == "o1" and h.ex.busy
+    h.world.emergency_stop = False
+    h.run(8)
+    assert h.error_types() == []
+    assert h.ex.book.last_node_id == "b" and not h.ex.busy
