@@ -235,7 +235,9 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             )
         )
         stack.callback(missions.add_transition_hook(hub.publish_mission))
-        metrics = FleetMetrics(MetricSources(live, ingest, link, orders, hub, MissionCounts(db)))
+        metrics = FleetMetrics(
+            MetricSources(live, ingest, link, orders, hub, MissionCounts(db), missions)
+        )
         stack.callback(missions.add_transition_hook(metrics.on_transition))
         feeds = await stack.enter_async_context(
             running_feeds(settings, db, live, robots, alarms, missions)

@@ -1,7 +1,8 @@
 """The server's Prometheus metrics, collected at scrape time from the components' counters.
 
 Missions by state come from the database, read at most every `max_age_s` (5 s) however
-often Prometheus scrapes; everything else is in memory already. The dispatch latency
+often Prometheus scrapes; everything else is in memory already (traffic control's counters
+and the dispatcher's state come from the mission runtime). The dispatch latency
 (mission created → order dispatched) is observed by a mission-runtime transition hook.
 """
 
@@ -22,7 +23,8 @@ from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.live.hub import LiveHub
-from fleet_server.missions.runtime import MissionTransition
+from fleet_server.missions.charging import TripPhase
+from fleet_server.missions.runtime import MissionRuntime, MissionTransition
 from fleet_server.missions.states import MissionState
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.exposition import Histogram, MetricFamily, render
@@ -85,6 +87,8 @@ class MetricSources:
     orders: OrderPublisher
     hub: LiveHub
     mission_counts: MissionCounts
+    missions: MissionRuntime | None = None
+    """The mission runtime: its dispatcher and traffic control (none: not reported)."""
 
 
 class FleetMetrics:
@@ -121,6 +125,8 @@ class FleetMetrics:
             *self._order_families(),
             *self._mission_families(mission_counts),
             *self._live_families(),
+            *self._traffic_families(),
+            *self._dispatcher_families(),
         ]
 
     def _robot_families(self) -> list[MetricFamily]:
@@ -266,4 +272,133 @@ class FleetMetrics:
                 "Clients sent fresh snapshots because too many changes piled up.",
             ).add(resnapshots),
             disconnects,
+        ]
+
+    def _traffic_families(self) -> list[MetricFamily]:
+        runtime = self.sources.missions
+        if runtime is None:
+            return []
+        c = runtime.traffic.counters
+        counters = (
+            (
+                "fleet_traffic_reservation_conflicts_total",
+                "Two robots found on one reservation (0 while traffic control works).",
+                c.reservation_conflicts,
+            ),
+            ("fleet_traffic_deadlocks_detected_total", "Deadlocks detected.", c.deadlocks_detected),
+            ("fleet_traffic_deadlocks_resolved_total", "Deadlocks resolved.", c.deadlocks_resolved),
+            (
+                "fleet_traffic_reroutes_total",
+                "Robots sent to a refuge and back to break a deadlock.",
+                c.reroutes,
+            ),
+            (
+                "fleet_traffic_make_way_total",
+                "Robots without a mission sent out of somebody's way.",
+                c.make_way,
+            ),
+            (
+                "fleet_traffic_step_asides_total",
+                "Robots that stepped aside to let a boxed-in robot without a mission out.",
+                c.backed_out,
+            ),
+            ("fleet_traffic_updates_sent_total", "Order updates releasing nodes.", c.updates_sent),
+            (
+                "fleet_traffic_starts_deferred_total",
+                "Missions released through node 0 only: the robot stood where another held.",
+                c.starts_deferred,
+            ),
+            (
+                "fleet_traffic_unmanaged_total",
+                "Missions sent without traffic control (no site table, or a refused path).",
+                c.unmanaged,
+            ),
+            ("fleet_traffic_errors_total", "Traffic control steps that failed.", c.errors),
+        )
+        return [
+            *(MetricFamily(name, "counter", text).add(n) for name, text, n in counters),
+            MetricFamily(
+                "fleet_traffic_deadlocks_unresolved",
+                "gauge",
+                "Deadlocks present now that no robot could be sent out of.",
+            ).add(c.deadlocks_unresolved),
+        ]
+
+    def _dispatcher_families(self) -> list[MetricFamily]:
+        runtime = self.sources.missions
+        if runtime is None:
+            return []
+        dispatcher = runtime.dispatcher
+        plans = dict(dispatcher.plans)
+        runs = list(runtime.running.values())
+        trips = list(dispatcher.trips.values())
+        sites = sorted(
+            self.sources.hub.directory.sites
+            | plans.keys()
+            | {run.site_id for run in runs}
+            | {trip.site_id for trip in trips}
+        )
+        running = MetricFamily(
+            "fleet_dispatcher_missions_running", "gauge", "Missions whose order a robot has."
+        )
+        held = MetricFamily(
+            "fleet_dispatcher_missions_held",
+            "gauge",
+            "Running missions whose robot is lost (offline, dropped the order) or reports a "
+            "FATAL error: reassigned once the grace period is over.",
+        )
+        queued = MetricFamily(
+            "fleet_dispatcher_plan_queued", "gauge", "Missions in robots' queues in the plan."
+        )
+        unassigned = MetricFamily(
+            "fleet_dispatcher_plan_unassigned", "gauge", "Waiting missions the plan gave no robot."
+        )
+        solve = MetricFamily(
+            "fleet_dispatcher_plan_solve_seconds", "gauge", "How long the last plan took to solve."
+        )
+        made = MetricFamily(
+            "fleet_dispatcher_plan_made_timestamp_seconds",
+            "gauge",
+            "When the last plan was made (Unix time; 0: none yet).",
+        )
+        blocked = MetricFamily(
+            "fleet_dispatcher_dispatch_blocked",
+            "gauge",
+            "1 while the site's emergency mode stops dispatching and charging.",
+        )
+        charging = MetricFamily(
+            "fleet_dispatcher_charging_robots",
+            "gauge",
+            "Robots on a charging trip, going to the charger or charging there.",
+        )
+        for site in sites:
+            site_runs = [run for run in runs if run.site_id == site]
+            running.add(len(site_runs), site=site)
+            faulted = sum(run.faulted for run in site_runs)
+            lost = sum(run.lost_since is not None and not run.faulted for run in site_runs)
+            held.add(faulted, site=site, cause="robot_fault")
+            held.add(lost, site=site, cause="robot_lost")
+            plan = plans.get(site)
+            queued.add(sum(len(q) for q in plan.queues.values()) if plan else 0, site=site)
+            unassigned.add(len(plan.unassigned) if plan else 0, site=site)
+            solve.add(plan.solve_s if plan else 0.0, site=site)
+            made.add(plan.made_at.timestamp() if plan else 0.0, site=site)
+            blocked.add(1 if runtime.dispatch_blocked(site) else 0, site=site)
+            for phase in TripPhase:
+                n = sum(t.site_id == site and t.phase is phase for t in trips)
+                charging.add(n, site=site, phase=phase.value)
+        return [
+            running,
+            held,
+            queued,
+            unassigned,
+            solve,
+            made,
+            blocked,
+            charging,
+            MetricFamily(
+                "fleet_dispatcher_resumptions",
+                "gauge",
+                "Stopped missions waiting to resume with what is left of them.",
+            ).add(len(dispatcher.resumptions)),
         ]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from fleet_server.auth.roles import Grant, Role
 from fleet_server.broker import MosquittoBroker
@@ -266,7 +267,15 @@ def test_missions_by_state_are_read_at_most_every_few_seconds(api: Api) -> None:
         )
 
 
+def _none_pending(api: Api) -> bool:
+    with api.services.db.session() as session:
+        return not session.scalars(select(Mission).where(Mission.state == "pending")).first()
+
+
 def test_runtime_transitions_feed_counts_and_the_dispatch_latency_histogram(api: Api) -> None:
+    # Missions earlier tests left pending are cancelled too (no site here has a map): once
+    # they are, the next cancellation is this test's own.
+    assert wait_until(lambda: _none_pending(api), 10)
     before = scrape(api)
     # A due mission on a site without a map: the runtime cancels it at its next step.
     with api.services.db.session() as session:
@@ -343,3 +352,64 @@ def test_private_metrics_need_a_viewer(module_broker: MosquittoBroker, tmp_path:
         allowed = client.get("/metrics", headers=sign_in(client, viewer))
         assert allowed.status_code == 200
         assert "fleet_live_clients" in parse_exposition(allowed.text)
+
+
+TRAFFIC_COUNTERS = {
+    "fleet_traffic_reservation_conflicts_total": "reservation_conflicts",
+    "fleet_traffic_deadlocks_detected_total": "deadlocks_detected",
+    "fleet_traffic_deadlocks_resolved_total": "deadlocks_resolved",
+    "fleet_traffic_reroutes_total": "reroutes",
+    "fleet_traffic_make_way_total": "make_way",
+    "fleet_traffic_step_asides_total": "backed_out",
+    "fleet_traffic_updates_sent_total": "updates_sent",
+    "fleet_traffic_starts_deferred_total": "starts_deferred",
+    "fleet_traffic_unmanaged_total": "unmanaged",
+    "fleet_traffic_errors_total": "errors",
+}
+DISPATCHER_GAUGES = (
+    "fleet_dispatcher_missions_running",
+    "fleet_dispatcher_plan_queued",
+    "fleet_dispatcher_plan_unassigned",
+    "fleet_dispatcher_plan_solve_seconds",
+    "fleet_dispatcher_plan_made_timestamp_seconds",
+    "fleet_dispatcher_dispatch_blocked",
+)
+
+
+def test_traffic_control_counters_and_dispatcher_state_are_reported(api: Api) -> None:
+    runtime = api.services.missions
+    counters = runtime.traffic.counters
+    api.services.hub.refresh_directory_soon()  # every site gets its series, even idle ones
+    assert wait_until(lambda: {"north", "south"} <= api.services.hub.directory.sites, 10)
+    before = scrape(api)
+    for name, attribute in TRAFFIC_COUNTERS.items():
+        assert before[name].kind == "counter", name
+        assert value(before, name) == getattr(counters, attribute), name
+    assert before["fleet_traffic_deadlocks_unresolved"].kind == "gauge"
+    for site in ("north", "south"):
+        for name in DISPATCHER_GAUGES:
+            assert before[name].kind == "gauge", name
+            assert (name, frozenset({("site", site)})) in before[name].samples, (name, site)
+        assert value(before, "fleet_dispatcher_missions_running", site=site) == 0
+        assert value(before, "fleet_dispatcher_dispatch_blocked", site=site) == 0
+        for cause in ("robot_fault", "robot_lost"):
+            assert value(before, "fleet_dispatcher_missions_held", site=site, cause=cause) == 0
+        for phase in ("going", "charging"):
+            assert value(before, "fleet_dispatcher_charging_robots", site=site, phase=phase) == 0
+    assert value(before, "fleet_dispatcher_resumptions") == len(runtime.dispatcher.resumptions)
+
+    # Read at scrape time from traffic control itself, not copied when the server started.
+    saved = (counters.deadlocks_detected, counters.deadlocks_resolved, counters.backed_out)
+    try:
+        counters.deadlocks_detected += 2
+        counters.deadlocks_resolved += 1
+        counters.backed_out += 3
+        after = scrape(api)
+    finally:
+        counters.deadlocks_detected, counters.deadlocks_resolved, counters.backed_out = saved
+    for name, more in (
+        ("fleet_traffic_deadlocks_detected_total", 2),
+        ("fleet_traffic_deadlocks_resolved_total", 1),
+        ("fleet_traffic_step_asides_total", 3),
+    ):
+        assert value(after, name) == value(before, name) + more, name
