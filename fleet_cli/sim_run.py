@@ -202,6 +202,24 @@ async def local_server(data_dir: Path) -> AsyncIterator[Server]:
 # --- talking to the API ---------------------------------------------------------------------
 
 
+BUSY_STATUS = (429, 503)
+"""Answers that say the server did not take the request and when to try again."""
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+BUSY_ATTEMPTS = 4
+BUSY_WAIT_S = 0.5
+"""Real seconds to wait before trying again when the server names no time."""
+BUSY_WAIT_MAX_S = 5.0
+
+
+def retry_after_s(answer: httpx.Response) -> float:
+    """The answer's Retry-After in seconds (delay form), bounded; `BUSY_WAIT_S` without one."""
+    try:
+        seconds = float(answer.headers.get("Retry-After", ""))
+    except ValueError:
+        return BUSY_WAIT_S
+    return min(max(seconds, 0.0), BUSY_WAIT_MAX_S) if math.isfinite(seconds) else BUSY_WAIT_S
+
+
 class Api:
     """The few REST calls the runner makes, with errors that name the call."""
 
@@ -209,14 +227,29 @@ class Api:
         self.client = client
 
     async def call(self, method: str, path: str, ok: tuple[int, ...], **kw: Any) -> Any:
-        """One request; raises `ScenarioRunError` unless the status is in `ok`."""
-        try:
-            answer = await self.client.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise ScenarioRunError(f"{method} {path}: {exc}") from exc
-        if answer.status_code not in ok:
-            raise ScenarioRunError(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
-        return answer.json() if answer.content else None
+        """One request; raises `ScenarioRunError` unless the status is in `ok`.
+
+        A request the server did not take (429 or 503 with its Retry-After, or no
+        connection made) is tried again a few times; one that may have been taken (a read
+        time-out) is not, since creating a mission twice would skew the run.
+        """
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                answer = await self.client.request(method, path, **kw)
+            except NOT_SENT as exc:
+                if attempt < BUSY_ATTEMPTS:
+                    await asyncio.sleep(BUSY_WAIT_S)
+                    continue
+                raise ScenarioRunError(f"{method} {path}: {type(exc).__name__} {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise ScenarioRunError(f"{method} {path}: {type(exc).__name__} {exc}") from exc
+            if answer.status_code in BUSY_STATUS and attempt < BUSY_ATTEMPTS:
+                await asyncio.sleep(retry_after_s(answer))
+                continue
+            if answer.status_code not in ok:
+                raise ScenarioRunError(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
+            return answer.json() if answer.content else None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a cursor-paged list."""

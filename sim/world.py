@@ -171,6 +171,8 @@ class DoorState:
     opens_at: float = math.inf
     closes_at: float = -math.inf
     stuck: bool = False
+    answered: bool = True
+    """False from a request that starts the door opening until a request finds it open."""
 
 
 @dataclass(frozen=True)
@@ -739,14 +741,20 @@ class World:
         if door.stuck:
             return False
         t, hold = self.t, self.settings.door_hold_open_s
-        if door.opens_at <= t < door.closes_at:
+        if door.opens_at <= t < door.closes_at or (door.opens_at <= t and not door.answered):
+            # Opened for a request nobody has seen answered yet: it waits for the robot.
+            # Robots ask again only between frames, and a loaded CPU can make one frame
+            # longer than the hold time; without this the door would open and close unseen,
+            # again and again, until the robot's openDoor timed out.
+            door.answered = True
             door.closes_at = max(door.closes_at, t + hold)
             return True
         if t < door.opens_at < math.inf:
             return False  # opening
         door.opens_at = t + self.settings.door_open_delay_s
         door.closes_at = door.opens_at + hold
-        return door.opens_at <= t
+        door.answered = door.opens_at <= t
+        return door.answered
 
     def door_open(self, door_name: str) -> bool:
         """Whether the door stands open now."""

@@ -25,8 +25,24 @@ def test_thirty_robots_finish_a_compressed_clinic_day_without_conflicts() -> Non
     )
     assert report["robots_count"] == 30
     totals = report["missions"]["totals"]
+    refused = [m for m in report["mission_list"] if m["id"] is None]
+    assert not refused, (
+        f"{len(refused)} missions were refused when the scenario created them "
+        f"({totals['created']} created, {len(report['mission_list'])} listed): "
+        + "; ".join(f"{m['entry']} at {m['at_s']:.0f} s: {m['error']}" for m in refused)
+    )
     assert totals["created"] == len(report["mission_list"]) >= 15
-    assert totals["completed"] == totals["created"], report["mission_list"]
+    unfinished = [m for m in report["mission_list"] if m["state"] != "completed"]
+    assert not unfinished, (
+        f"{len(unfinished)} of {totals['created']} missions did not complete "
+        f"(drained: {report['drained']}): "
+        + "; ".join(
+            f"{m['entry']} at {m['at_s']:.0f} s: {m['state']} on {m.get('robot')}"
+            for m in unfinished
+        )
+        + f"; traffic: {report['traffic']}"
+    )
+    assert totals["completed"] == totals["created"]
     assert report["drained"] is True
     traffic = report["traffic"]
     assert traffic["reservation_conflicts"] == 0, traffic

@@ -141,6 +141,20 @@ def test_doors_open_after_the_delay_and_close_when_no_longer_used(clinic: Site) 
     assert not world.request_door("L1_clinic_a")
 
 
+def test_a_door_opened_on_request_waits_for_the_robot_that_asked(clinic: Site) -> None:
+    """Robots ask again only between frames; a frame longer than the hold time (a loaded
+    CPU) must not let the door open and close unseen until the robot gives up."""
+    world = World(clinic, settings=WorldSettings(door_open_delay_s=3.0, door_hold_open_s=10.0))
+    assert not world.request_door("L1_clinic_a")
+    run(world, 20.0)  # opened at 3 s; nobody has seen it open yet
+    assert world.request_door("L1_clinic_a") and world.door_open("L1_clinic_a")
+    run(world, 11.0)  # seen open at 20 s: closes 10 s later as usual
+    assert not world.door_open("L1_clinic_a")
+    assert not world.request_door("L1_clinic_a")  # a new request opens it again
+    run(world, 3.5)
+    assert world.request_door("L1_clinic_a")
+
+
 def test_battery_drains_by_power_and_charges_at_a_charger(
     clinic: Site, models: dict[str, RobotModel]
 ) -> None:
