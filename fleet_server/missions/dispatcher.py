@@ -183,8 +183,12 @@ class Dispatcher:
         try:
             site = runtime.sites.load(session, site_id)
         except (SiteNotFound, SiteMapUnavailable) as exc:
+            # Only missions that are due give up: one for later waits, since the site's
+            # map may be mended before then.
+            wall = runtime._now()
             for mission in missions:
-                transition(mission, S.CANCELLED, f"cannot plan: {exc}", ACTOR, session)
+                if _stored_start(mission) <= wall:
+                    transition(mission, S.CANCELLED, f"cannot plan: {exc}", ACTOR, session)
             runtime._commit(session)
             return []
         fleet = self._site_fleet(site, robots)
@@ -725,6 +729,17 @@ def _usable_waypoints(site: Site) -> dict[str, list[tuple[str, float, float]]]:
         if wp.id in names:
             usable.setdefault(wp.level, []).append((wp.id, wp.x, wp.y))
     return usable
+
+
+def _stored_start(mission: Mission) -> datetime:
+    """The mission's earliest start as stored (no map needed to read it); epoch if none."""
+    raw = mission.spec.get("earliest_start") if isinstance(mission.spec, dict) else None
+    if raw:
+        try:
+            return _aware(datetime.fromisoformat(str(raw)))
+        except ValueError:
+            pass  # checked when the mission was created; an odd value does not hold it
+    return datetime.min.replace(tzinfo=UTC)
 
 
 def _aware(when: datetime) -> datetime:

@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from fleet_server.app import create_app
 from fleet_server.broker import MosquittoBroker, find_free_port
 from fleet_server.fleet.live_state import LiveFleet
+from fleet_server.robots.registry import register_robot
 from fleet_server.settings import Settings
+from missions.types import Capability
 from missions.vda5050 import Vda5050Model, encode
 from robot_agent.config import AgentConfig
 from sim.adapter import SimSurroundings
@@ -186,7 +188,20 @@ def test_broker_restart_mid_order_robot_finishes_and_reports(
         mqtt_url=f"mqtt://127.0.0.1:{broker.port}", data_dir=tmp_path, robot_keepalive_s=2
     )
     with TestClient(create_app(settings)) as server:
-        _restart_mid_order(robot, broker, server.app.state.services.live)
+        services = server.app.state.services
+        with services.db.session() as session:
+            registration = register_robot(
+                session,
+                services.auth.hasher,
+                manufacturer=MANUFACTURER,
+                serial_number=SERIAL,
+                kind="patrol",
+                capabilities=[Capability.PATROL],
+                site_id=None,
+            )
+            session.commit()
+            services.robots.put(registration.robot)  # ingest admits registered robots only
+        _restart_mid_order(robot, broker, services.live)
 
 
 def _restart_mid_order(robot: Robot, broker: MosquittoBroker, live: LiveFleet) -> None:

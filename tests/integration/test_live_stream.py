@@ -636,6 +636,23 @@ def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
     server: LiveServer,
 ) -> None:
     fleet = [f"load-{i:03d}" for i in range(100)]
+    services = server.services
+    with services.db.session() as session:
+        registered = [
+            register_robot(
+                session,
+                services.auth.hasher,
+                manufacturer=MANUFACTURER,
+                serial_number=serial,
+                kind="patrol",
+                capabilities=[Capability.PATROL],
+                site_id="north",
+            ).robot
+            for serial in fleet
+        ]
+        session.commit()
+        for robot in registered:
+            services.robots.put(robot)  # ingest admits registered robots only
     stop = threading.Event()
 
     def publish() -> None:
