@@ -13,10 +13,10 @@ from missions.sites import resolve_waypoint
 from missions.types import DisinfectionMission, GuidanceMission, PatrolMission
 from sim.scenario import SCENARIOS_DIR, ScenarioError, bundled_scenarios, load_scenario
 
-SCENARIOS = ["bank_hall", "hospital_day", "plaza_patrol"]
+SCENARIOS = ["bank_hall", "clinic_day_30", "hospital_day", "plaza_patrol"]
 
 
-def test_the_three_scenarios_are_bundled() -> None:
+def test_the_bundled_scenarios_are_listed() -> None:
     assert bundled_scenarios() == SCENARIOS
 
 
@@ -124,7 +124,7 @@ def test_bad_scenarios_name_the_field(tmp_path: Path, change: Any, field: str) -
 
 
 def test_unknown_scenario_and_broken_files(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="bundled: bank_hall, hospital_day, plaza_patrol"):
+    with pytest.raises(ScenarioError, match="bundled: " + ", ".join(SCENARIOS)):
         load_scenario("mars_base")
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [")
