@@ -47,7 +47,9 @@ class Rig:
         return Ledger.read(self.recorder.timed())
 
 
-@pytest.fixture(scope="module")
+# One rig per test: a robot killed by one test stays where it died, and its reservation
+# would hold up robots of the next test on the same corridors.
+@pytest.fixture
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("fleet-faults")
     with broker_and_recorder() as (broker, recorder):
