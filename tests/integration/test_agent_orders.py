@@ -19,9 +19,7 @@ from fastapi.testclient import TestClient
 from fleet_server.app import create_app
 from fleet_server.broker import MosquittoBroker, find_free_port
 from fleet_server.fleet.live_state import LiveFleet
-from fleet_server.robots.registry import register_robot
 from fleet_server.settings import Settings
-from missions.types import Capability
 from missions.vda5050 import Vda5050Model, encode
 from robot_agent.config import AgentConfig
 from sim.adapter import SimSurroundings
@@ -29,6 +27,7 @@ from sim.fleet import SimFleet, SimFleetThread, SimulatedRobot
 from sim.kinematic import KinematicRobot
 from tests.support.mqtt import Recorder, wait_until
 from tests.support.orders import MANUFACTURER, N, action, instant, order
+from tests.support.registry import admit_robots
 from tests.support.vda_schemas import schema_errors
 
 SERIAL = "agv-7"
@@ -189,18 +188,7 @@ def test_broker_restart_mid_order_robot_finishes_and_reports(
     )
     with TestClient(create_app(settings)) as server:
         services = server.app.state.services
-        with services.db.session() as session:
-            registration = register_robot(
-                session,
-                services.auth.hasher,
-                manufacturer=MANUFACTURER,
-                serial_number=SERIAL,
-                kind="patrol",
-                capabilities=[Capability.PATROL],
-                site_id=None,
-            )
-            session.commit()
-            services.robots.put(registration.robot)  # ingest admits registered robots only
+        admit_robots(services, MANUFACTURER, [SERIAL])
         _restart_mid_order(robot, broker, services.live)
 
 

@@ -21,10 +21,9 @@ from fastapi.testclient import TestClient
 
 from fleet_server.app import create_app
 from fleet_server.broker import EmbeddedBroker
-from fleet_server.robots.registry import register_robot
 from fleet_server.settings import Settings
-from missions.types import Capability
 from tests.support.mqtt import Recorder, wait_until
+from tests.support.registry import admit_robots
 from tests.support.vda_schemas import schema_errors
 
 KEEPALIVE_S = 2
@@ -68,18 +67,7 @@ def server(any_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[TestClient]:
         client.headers["Authorization"] = f"Bearer {token}"
         # Only registered robots enter the live state (issue 11); the brokers here are open.
         services = client.app.state.services  # type: ignore[attr-defined]
-        with services.db.session() as session:
-            registration = register_robot(
-                session,
-                services.auth.hasher,
-                manufacturer="fleetsim",
-                serial_number=SERIAL,
-                kind="service_robot",
-                capabilities=[Capability.PATROL],
-                site_id=None,
-            )
-            session.commit()
-            services.robots.put(registration.robot)
+        admit_robots(services, "fleetsim", [SERIAL], kind="service_robot")
         yield client
 
 

@@ -22,11 +22,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from fleet_server.app import create_app
 from fleet_server.broker import EmbeddedBroker
 from fleet_server.fleet.orders import OrderPublisher
-from fleet_server.robots.registry import register_robot
 from fleet_server.settings import Settings
-from missions.types import Capability
 from missions.vda5050 import Action, BlockingType, InstantActions, Node, NodePosition, Order
 from tests.support.mqtt import wait_until
+from tests.support.registry import admit_robots
 from tests.support.vda_schemas import schema_errors
 
 ECHO_TIMEOUT_S = 0.4
@@ -109,23 +108,7 @@ def server(mosquitto_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[TestCli
         argon2_profile="fast-insecure",
     )
     with TestClient(create_app(settings)) as client:
-        services = client.app.state.services  # type: ignore[attr-defined]
-        with services.db.session() as session:
-            registered = [
-                register_robot(
-                    session,
-                    services.auth.hasher,
-                    manufacturer="acme",
-                    serial_number=serial,
-                    kind="patrol",
-                    capabilities=[Capability.PATROL],
-                    site_id=None,
-                ).robot
-                for serial in ROBOTS
-            ]
-            session.commit()
-            for robot in registered:
-                services.robots.put(robot)  # ingest admits registered robots only
+        admit_robots(client.app.state.services, "acme", ROBOTS)  # type: ignore[attr-defined]
         orders = _orders(client)
         assert wait_until(lambda: client.app.state.services.link.connected, 10)  # type: ignore[attr-defined]
         # Short timeouts keep the test quick; the timer task reads them on every tick.

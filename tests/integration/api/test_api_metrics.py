@@ -25,8 +25,6 @@ from fleet_server.db.models import Mission
 from fleet_server.missions.runtime import MissionTransition
 from fleet_server.missions.state_machine import start_lifecycle
 from fleet_server.missions.states import MissionState
-from fleet_server.robots.registry import register_robot
-from missions.types import Capability
 from missions.vda5050 import Action, BlockingType, InstantActions, utc_timestamp
 from missions.vda5050.protocol import PROTOCOL_VERSION
 from tests.integration.api.cast import (
@@ -39,6 +37,7 @@ from tests.integration.api.cast import (
     sign_in,
 )
 from tests.support.mqtt import Recorder, wait_until
+from tests.support.registry import admit_robots
 
 MANUFACTURER = "metrics"
 
@@ -166,18 +165,7 @@ def robot_link(api: Api, module_broker: MosquittoBroker) -> Iterator[Recorder]:
 def test_robot_and_ingest_metrics_follow_the_messages(api: Api, robot_link: Recorder) -> None:
     serial = f"m-{uuid.uuid4().hex[:6]}"
     services = api.services
-    with services.db.session() as session:
-        registration = register_robot(
-            session,
-            services.auth.hasher,
-            manufacturer=MANUFACTURER,
-            serial_number=serial,
-            kind="patrol",
-            capabilities=[Capability.PATROL],
-            site_id="north",
-        )
-        session.commit()
-        services.robots.put(registration.robot)  # ingest admits registered robots only
+    admit_robots(services, MANUFACTURER, [serial], site_id="north")
     services.hub.refresh_directory_soon()
     assert wait_until(lambda: services.hub.site_of((MANUFACTURER, serial)) == "north", 10)
 
