@@ -225,6 +225,8 @@ class TrafficLink:
         self._ids = itertools.count(1)
         self._last_sync = -math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._not_loaded: dict[str, str] = {}
+        """Site -> why its map could not be loaded (warned once per reason)."""
 
     # -- sites and robots ----------------------------------------------------------------
 
@@ -281,7 +283,12 @@ class TrafficLink:
                 try:
                     loaded[site_id] = sites.load(session, site_id)
                 except (SiteNotFound, SiteMapUnavailable) as exc:
-                    log.warning("traffic control: site %s not loaded: %s", site_id, exc)
+                    # Once per site and reason, not at every sync.
+                    if self._not_loaded.get(site_id) != str(exc):
+                        self._not_loaded[site_id] = str(exc)
+                        log.warning("traffic control: site %s not loaded: %s", site_id, exc)
+                else:
+                    self._not_loaded.pop(site_id, None)
         return robot_sites, loaded
 
     def _table(self, robot: RobotKey) -> _SiteTable | None:
@@ -733,14 +740,18 @@ class TrafficLink:
                         break
                 else:
                     if not self._back_out(table, blocker):
-                        log.info(
+                        log.debug(
                             "traffic control: %s in the way of %s; no refuge", blocker, waiting
                         )
 
     def _back_out(self, table: _SiteTable, blocker: str) -> bool:
-        """A robot waiting right at a boxed-in standing robot backs out to let it leave."""
-        waits = table.manager.waits_for()
-        for robot in sorted(r for r, b in waits.items() if b == blocker):
+        """A robot queued up to a boxed-in standing robot backs out to let it leave.
+
+        The robot right at ``blocker`` is tried first; when it cannot back out (others
+        queued behind it in a dead end), the one behind it is tried, and so on down the
+        queue, so a line of robots in a spur empties from its far end one per tick.
+        """
+        for robot in _queued_behind(table.manager.waits_for(), blocker):
             key = self._by_name.get(robot)
             entry = self._entries.get(key) if key is not None else None
             if entry is None or entry.role is Role.STANDING or entry.reroute is not None:
@@ -977,6 +988,26 @@ class TrafficLink:
         with self._lock:
             table = self._sites.get(site_id)
             return table.manager if table is not None else None
+
+
+def _queued_behind(waits: dict[str, str], blocker: str) -> list[str]:
+    """Robots waiting for ``blocker`` directly or down a line of waits, nearest first."""
+    behind: dict[str, list[str]] = {}
+    for robot, ahead in waits.items():
+        behind.setdefault(ahead, []).append(robot)
+    out: list[str] = []
+    seen = {blocker}
+    frontier = [blocker]
+    while frontier:
+        nxt: list[str] = []
+        for ahead in frontier:
+            for robot in sorted(behind.get(ahead, ())):
+                if robot not in seen:
+                    seen.add(robot)
+                    out.append(robot)
+                    nxt.append(robot)
+        frontier = nxt
+    return out
 
 
 def _priority(compiled: CompiledMission) -> int:

@@ -102,6 +102,21 @@ def test_the_base_ends_before_an_idle_robot_which_makes_way(clinic: Site) -> Non
     assert world.closest_m > 0.4
 
 
+def test_a_queue_into_a_dead_end_empties_from_its_far_end(clinic: Site) -> None:
+    # L1:401 -> 402 -> 403 (the right nurse centre) is a dead end. s stands at its end;
+    # c drives in first, then b, then a, all for the nurse centre: b stops at 402, a at
+    # 401, c at 399. Only a queue emptied from its far end lets s out.
+    world = LinkWorld(clinic, {"s": "L1:403", "a": "L1:399", "b": "L1:401", "c": "L1:394"})
+    for serial in ("c", "b", "a"):
+        world.start(serial, "L1:403", f"m-{serial}")
+    world.run(600)
+    assert sorted(world.done) == ["a", "b", "c"]
+    counters = world.link.counters
+    assert counters.backed_out >= 2  # more than the robot right behind the blocker
+    assert counters.reservation_conflicts == counters.errors == 0
+    assert counters.deadlocks_unresolved == 0
+
+
 def clinic_waypoint(site: Site, ident: str):  # type: ignore[no-untyped-def]
     return next(wp for wp in site.all_waypoints() if wp.id == ident)
 
