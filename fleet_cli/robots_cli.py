@@ -1,4 +1,5 @@
-"""`fleet robot …`: robots from the shell, e.g. registering one before it first connects."""
+"""`fleet robot …`: robots from the shell, e.g. registering one before it first connects or
+giving it a new MQTT password."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from fleet_server.auth.passwords import PasswordHasher
 from fleet_server.db import Database, upgrade_to_head
 from fleet_server.errors import FleetError
 from fleet_server.robots.identity import check_kind, check_manufacturer, check_serial_number
+from fleet_server.robots.registry import find_robot
 from fleet_server.robots.service import register as register_robot
-from fleet_server.settings import SettingsError, load_settings
+from fleet_server.robots.service import rotate_credentials as rotate_robot_credentials
+from fleet_server.settings import Settings, SettingsError, load_settings
 from missions.types import Capability
 
 app = typer.Typer(
-    help="Robots: register them with their own MQTT credentials.", no_args_is_help=True
+    help="Robots: register them with their own MQTT credentials, rotate those.",
+    no_args_is_help=True,
 )
 
 EXIT_BAD_INPUT = 2
@@ -35,6 +39,20 @@ def _checked(option: str, value: str, check: Callable[[str], str]) -> str:
         return check(value)
     except ValueError as exc:
         _fail(f"{option} {value!r}: {exc}")
+
+
+def _open_database() -> tuple[Settings, Database]:
+    """The settings and the database they name, migrated to the newest revision."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+    upgrade_to_head(settings.database_url)
+    return settings, Database.open(settings.database_url)
+
+
+def _cli_actor() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}")
 
 
 @app.command("register")
@@ -57,18 +75,13 @@ def register(
     _checked("--kind", kind, check_kind)
     if not capability:
         _fail("--capability: give at least one of " + ", ".join(c.value for c in Capability))
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        _fail(str(exc))
-    upgrade_to_head(settings.database_url)
-    database = Database.open(settings.database_url)
+    settings, database = _open_database()
     try:
         with database.session() as session:
             registration = register_robot(
                 session,
                 PasswordHasher(settings.argon2_profile),
-                Actor(f"cli:{getpass.getuser()}"),
+                _cli_actor(),
                 manufacturer=manufacturer,
                 serial_number=serial,
                 kind=kind,
@@ -96,3 +109,40 @@ def register(
     typer.echo(f"registered robot {manufacturer}/{serial} at site {site}")
     typer.echo(f"mqtt username: {result['mqtt_username']}")
     typer.echo(f"mqtt password (shown once, store it now): {result['mqtt_password']}")
+
+
+@app.command("rotate-credentials")
+def rotate_credentials(
+    manufacturer: Annotated[str, typer.Option("--manufacturer", help="VDA 5050 manufacturer.")],
+    serial: Annotated[str, typer.Option("--serial", help="VDA 5050 serial number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Give a robot a new MQTT password, printed once and stored only hashed; the old one
+    stops working."""
+    _checked("--manufacturer", manufacturer, check_manufacturer)
+    _checked("--serial", serial, check_serial_number)
+    settings, database = _open_database()
+    try:
+        with database.session() as session:
+            robot = find_robot(session, manufacturer, serial)
+            if robot is None:
+                _fail(f"--manufacturer/--serial: no robot {manufacturer}/{serial} is registered")
+            credentials = rotate_robot_credentials(
+                session, PasswordHasher(settings.argon2_profile), robot, _cli_actor()
+            )
+    except FleetError as exc:  # decommissioned
+        _fail(f"--manufacturer/--serial: {exc.detail}")
+    finally:
+        database.close()
+    result = {
+        "manufacturer": manufacturer,
+        "serial_number": serial,
+        "mqtt_username": credentials.mqtt_username,
+        "mqtt_password": credentials.mqtt_password,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"new credentials for robot {manufacturer}/{serial}; the old password is void")
+    typer.echo(f"mqtt username: {credentials.mqtt_username}")
+    typer.echo(f"mqtt password (shown once, store it now): {credentials.mqtt_password}")
