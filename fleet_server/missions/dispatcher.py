@@ -460,6 +460,7 @@ class Dispatcher:
             return None
         profile = robot_profile(row, live)
         resumption = self.resumptions.get(mission.id)
+        quiet = runtime.quiet_hours(mission.site_id)
         try:
             compiled = compile_mission(
                 spec,
@@ -468,7 +469,7 @@ class Dispatcher:
                 start=StartPose.at(live.pose.x, live.pose.y, live.pose.map_id),
                 order_id=order_id_for(mission.id, resumption),
                 release_until=None,
-                quiet=runtime.quiet_hours(mission.site_id),
+                quiet=quiet,
             )
         except MissionCompileError as exc:
             log.info("mission %s: robot %s cannot do it: %s", mission.id, robot[1], exc)
@@ -502,6 +503,7 @@ class Dispatcher:
             resumption=resumption,
             full_spec=parse_mission({**mission.spec, "site": fleet.site.name}),
             before=before,
+            quiet=quiet,
         )
 
     # -- preemption --------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
 from missions.compiler import (
     CompiledMission,
     MissionCompileError,
+    QuietHours,
     RobotProfile,
     StartPose,
     compile_mission,
@@ -65,6 +66,13 @@ class Sent(Protocol):
     robot: RobotKey
     compiled: CompiledMission
     profile: RobotProfile
+    quiet: QuietHours | None
+
+
+QUIET_KEY = "quiet_hours"
+"""Where a `start` record keeps the quiet hours its order was compiled with (their windows
+count from the order's start, so they go with it; without them the same inputs compile
+the silenced actions back in)."""
 
 
 def plan_digest(compiled: CompiledMission) -> str:
@@ -90,6 +98,37 @@ def start_of(compiled: CompiledMission) -> StartPose:
     return StartPose.at(position.x, position.y, position.map_id)
 
 
+def start_record(compiled: CompiledMission, quiet: QuietHours | None) -> dict[str, Any]:
+    """The recorded `start`: the start pose, and the quiet hours the plan was compiled with."""
+    record = start_of(compiled).model_dump(mode="json", exclude_none=True)
+    if quiet is not None:
+        record[QUIET_KEY] = {
+            "windows": {
+                zone: [list(span) for span in spans] for zone, spans in quiet.windows.items()
+            },
+            "delay_allowance": quiet.delay_allowance,
+        }
+    return record
+
+
+def read_start(record: dict[str, Any]) -> tuple[StartPose, QuietHours | None]:
+    """The start pose and quiet hours of a recorded `start` (ValueError if malformed)."""
+    fields = dict(record)
+    quiet = fields.pop(QUIET_KEY, None)
+    return StartPose.model_validate(fields), None if quiet is None else _quiet_hours(quiet)
+
+
+def _quiet_hours(data: Any) -> QuietHours:
+    try:
+        windows = {
+            str(zone): tuple((float(start), float(end)) for start, end in spans)
+            for zone, spans in data["windows"].items()
+        }
+        return QuietHours(windows, float(data["delay_allowance"]))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"start.{QUIET_KEY}: not quiet hours ({exc})") from exc
+
+
 @dataclass
 class Adopted:
     """A live mission rebuilt from its recorded order."""
@@ -104,6 +143,8 @@ class Adopted:
     rounds_done: int
     guide_released: bool
     priority: str = "normal"
+    quiet: QuietHours | None = None
+    """The quiet hours the order was compiled with."""
     full_spec: MissionSpec | None = None
     """The mission as stored, when the order carries only what was left of it."""
 
@@ -201,7 +242,7 @@ class OrderRecovery:
         row.order_update_id = order_update_id
         row.releases = releases
         row.spec = compiled.mission.model_dump(mode="json", by_alias=True)
-        row.start = start_of(compiled).model_dump(mode="json", exclude_none=True)
+        row.start = start_record(compiled, sent.quiet)
         row.profile = sent.profile.model_dump(mode="json")
         row.plan_digest = plan_digest(compiled)
         row.rounds_done = rounds_done
@@ -264,6 +305,7 @@ class OrderRecovery:
             if name in Running.__dataclass_fields__:
                 setattr(run, name, value)
         runtime.running[adopted.mission_id] = run
+        run.quiet = adopted.quiet  # recorded again with every update of its order
         runtime._track(run)
         tracked = runtime.progress.get(adopted.robot)
         if tracked is not None and adopted.state is S.PAUSED:
@@ -404,13 +446,15 @@ class OrderRecovery:
             stored = parse_mission({**mission.spec, "site": site.name})
             profile = RobotProfile.model_validate(row.profile)
             releases = list(row.releases)
+            start, quiet = read_start(row.start)
             compiled = compile_mission(
                 spec,
                 site,
                 profile,
-                start=StartPose.model_validate(row.start),
+                start=start,
                 order_id=row.order_id,
                 release_until=releases[0],
+                quiet=quiet,
             )
             compiled.order()
             for update_id, release in enumerate(releases[1:], start=1):
@@ -432,6 +476,7 @@ class OrderRecovery:
             rounds_done=row.rounds_done,
             guide_released=row.guide_released,
             priority=mission.priority,
+            quiet=quiet,
             full_spec=None if stored == spec else stored,
         )
 

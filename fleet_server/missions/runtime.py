@@ -119,6 +119,8 @@ class Running:
     """What earlier parts of the mission did (None: this is the first)."""
     full_spec: MissionSpec | None = None
     """The mission as stored, when `compiled.mission` is only what was left of it."""
+    quiet: QuietHours | None = None
+    """The quiet hours the order was compiled with (recovery compiles it again with them)."""
 
 
 @dataclass
@@ -133,6 +135,8 @@ class _Dispatch:
     full_spec: MissionSpec | None = None
     before: list[str] = field(default_factory=list)
     """Instant actions to send before the order (stopCharging)."""
+    quiet: QuietHours | None = None
+    """The quiet hours the order was compiled with."""
 
 
 @dataclass
@@ -535,6 +539,7 @@ class MissionRuntime:
             resumption=dispatch.resumption,
             full_spec=dispatch.full_spec,
             rounds_done=0 if dispatch.resumption is None else dispatch.resumption.rounds_done,
+            quiet=dispatch.quiet,
         )
         self.running[dispatch.mission_id] = run
         for action_type in dispatch.before:
@@ -785,13 +790,14 @@ class MissionRuntime:
         previous = run.compiled
         with self.db.session() as session:
             site = self.sites.load(session, run.site_id)
+        run.quiet = self.quiet_hours(run.site_id)
         run.compiled = compile_mission(
             previous.mission,
             site,
             run.profile,
             start=previous.end_pose,
             order_id=f"{run.mission_id}-r{run.rounds_done}",
-            quiet=self.quiet_hours(run.site_id),
+            quiet=run.quiet,
         )
         run.compiled = self.traffic.start(
             run.site_id, run.robot, run.compiled, run.profile.robot_class
