@@ -220,6 +220,7 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
             ),
         )
         missions.quiet_hours = quiet_hours.option
+        missions.traffic.raise_alarm = alarms.writer.enqueue  # called on the loop (tick)
         schedules.missions_created = missions.poke
         hub = await _start_live_hub(stack, settings, live, db)
         stack.callback(alarms.add_listener(hub.on_alarm_event))

@@ -47,11 +47,11 @@ import dataclasses
 import itertools
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet_server.dispatch.traffic_deadlock import find_cycles, find_refuge
+from fleet_server.dispatch.traffic_deadlock import find_cycles, find_refuge, find_way
 from fleet_server.dispatch.traffic_errors import (
     DeadlockUnresolved,
     ReservationConflict,
@@ -92,6 +92,8 @@ class TrafficConfig:
     start. ``lift_holding_max_nodes`` / ``lift_holding_max_m``: how far before a lift
     lobby a holding point may lie to be the place to wait for the lift.
     ``lift_capacity``: robots per cabin by lift name (default 1).
+    ``stall_alarm_s``: how long robots wait for one that cannot move (offline, FATAL
+    error) before an alarm is raised and they are sent around it.
     """
 
     lookahead_nodes: int = 3
@@ -99,13 +101,14 @@ class TrafficConfig:
     lift_holding_max_nodes: int = 4
     lift_holding_max_m: float = 15.0
     lift_capacity: Mapping[str, int] = field(default_factory=dict)
+    stall_alarm_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("lookahead_nodes", "lift_holding_max_nodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-        for name in ("lookahead_m", "lift_holding_max_m"):
+        for name in ("lookahead_m", "lift_holding_max_m", "stall_alarm_s"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
@@ -123,6 +126,11 @@ class Resolution:
     When ``refuge`` is None the robot was already waiting at a refuge for the others to
     pass, and that wait was part of the cycle: it stops waiting and goes on along the
     path it has (``detour`` is empty, ``path`` unchanged, no new order needed).
+
+    A robot sent around a robot that cannot move (:meth:`TrafficManager.bypass`) has
+    ``rejoin_index`` set and no refuge: its new path is the node it stands on (node
+    ``resume_index``), the ``detour`` waypoints, then its old path from node
+    ``rejoin_index`` on; the old nodes in between are left out.
     """
 
     robot: str
@@ -131,19 +139,23 @@ class Resolution:
     detour: tuple[str, ...]
     resume_index: int
     path: TrafficPath
+    rejoin_index: int | None = None
 
     @property
     def rerouted(self) -> bool:
         """True if the robot has a new path (and so needs a new order)."""
-        return self.refuge is not None
+        return self.refuge is not None or self.rejoin_index is not None
 
     def new_index(self, old_index: int) -> int:
         """Where node ``old_index`` (>= ``resume_index``) of the old path is in the new one."""
         if not self.rerouted:
             return old_index
-        if old_index < self.resume_index:
-            raise ValueError(f"node {old_index} lies behind the resume node {self.resume_index}")
-        return old_index - self.resume_index + 1 + len(self.detour)
+        rejoin = self.resume_index if self.rejoin_index is None else self.rejoin_index
+        if self.rejoin_index is not None and old_index == self.resume_index:
+            return 0
+        if old_index < rejoin:
+            raise ValueError(f"node {old_index} is not on the new path (it goes on from {rejoin})")
+        return old_index - rejoin + 1 + len(self.detour)
 
 
 @dataclass
@@ -498,7 +510,9 @@ class TrafficManager:
         }
         return find_cycles(waits)
 
-    def resolve(self, cycle: tuple[str, ...] | list[str]) -> Resolution:
+    def resolve(
+        self, cycle: tuple[str, ...] | list[str], *, immovable: Collection[str] = ()
+    ) -> Resolution:
         """Break a deadlock: the lowest-priority robot of ``cycle`` that can, steps aside.
 
         It goes to the nearest free holding point or parking spot it can reach without
@@ -509,6 +523,7 @@ class TrafficManager:
         refuge until the robots it made way for no longer need its way back. If no robot
         of the cycle can, a robot standing in line behind the cycle does. If a robot of
         the cycle is one waiting at its refuge, it just stops waiting (``refuge`` None).
+        Robots in ``immovable`` (offline, stopped by an error) are never sent aside.
         Raises :class:`DeadlockUnresolved` when nobody can move now (try again later).
         """
         members = tuple(cycle)
@@ -518,6 +533,8 @@ class TrafficManager:
         if yielding is not None:
             return yielding
         for victim in self._candidates(members):
+            if victim in immovable:
+                continue
             resolution = self._step_aside(self._robots[victim], members)
             if resolution is not None:
                 log.info(
@@ -559,6 +576,99 @@ class TrafficManager:
             moved.yielding = dataclasses.replace(moved.yielding, way_back=way_back)
         log.info("%s steps aside to %s, making room for %s", robot, resolution.refuge, for_robot)
         self._verify()
+        return resolution
+
+    def bypass(
+        self,
+        robot: str,
+        avoid: Collection[str],
+        *,
+        may_leave_out: Callable[[int, int], bool] = lambda _resume, _rejoin: True,
+    ) -> Resolution | None:
+        """``robot``, stopped at its decision point, goes around the resources ``avoid``.
+
+        For a robot waiting for one that cannot move (offline, stopped by an error): its
+        new path leaves the old one at its release point and joins it again at the first
+        graph waypoint past the stretch that needs ``avoid``, by the shortest way that
+        crosses nothing in ``avoid`` (and, if there is such a way, nothing other robots
+        hold). ``may_leave_out(resume, rejoin)`` says whether the old nodes between carry
+        no work the robot must do. The plan is replaced (:attr:`Resolution.path`; the
+        server sends it as a new order). None if there is no such way, or the robot is
+        not stopped at its decision point or waits at a refuge.
+        """
+        st = self._get(robot)
+        if not self._stopped(robot) or st.yielding is not None:
+            return None
+        plan, r, blocked = st.plan, st.released, frozenset(avoid)
+        first = next(
+            (
+                i
+                for i in range(r + 1, plan.last + 1)
+                if (plan.traverses[i - 1] | plan.occupies[i]) & blocked
+            ),
+            None,
+        )
+        if first is None:
+            return None
+        rejoin = next(
+            (
+                k
+                for k in range(first, plan.last + 1)
+                if plan.path.waypoints[k] is not None and not plan.occupies[k] & blocked
+            ),
+            None,
+        )
+        if rejoin is None or (st.cap is not None and r < st.cap < rejoin):
+            return None
+        if not may_leave_out(r, rejoin):
+            return None
+        others = {res for name, o in self._robots.items() if name != robot for res in o.holds}
+        start, goal = plan.anchors[r], plan.anchors[rejoin]
+        via = find_way(
+            self.resources, st.robot_class, start, goal, taken=blocked | others
+        ) or find_way(self.resources, st.robot_class, start, goal, taken=blocked)
+        if via is None:
+            return None
+        return self._go_around(st, r, rejoin, via)
+
+    def _go_around(
+        self, st: _Robot, r: int, rejoin: int, via: tuple[str, ...]
+    ) -> Resolution | None:
+        old = st.plan.path
+        # ``via`` runs from the anchor of node r to the waypoint of node ``rejoin``.
+        detour = via[1:-1] if old.waypoints[r] is not None else via[:-1]
+        head: tuple[str | None, ...] = (old.waypoints[r], *detour, old.waypoints[rejoin])
+        head_lengths = tuple(
+            self.resources.distance_m(u, v) if u is not None and v is not None else 0.0
+            for u, v in itertools.pairwise(head)
+        )
+        new_path = TrafficPath(
+            node_ids=(old.node_ids[r], *detour, *old.node_ids[rejoin:]),
+            waypoints=(old.waypoints[r], *detour, *old.waypoints[rejoin:]),
+            lengths_m=(*head_lengths, *old.lengths_m[rejoin:]),
+        )
+        resolution = Resolution(
+            robot=st.name,
+            cycle=(st.name,),
+            refuge=None,
+            detour=tuple(detour),
+            resume_index=r,
+            path=new_path,
+            rejoin_index=rejoin,
+        )
+        cap = None if st.cap is None else resolution.new_index(st.cap)
+        try:
+            self.plan(
+                st.name,
+                new_path,
+                priority=st.priority,
+                robot_class=st.robot_class,
+                release_cap=cap,
+            )
+        except TrafficPlanError as exc:
+            log.info("%s cannot go around by %s: %s", st.name, ", ".join(detour), exc)
+            return None
+        log.info("%s goes around by %s to node %s", st.name, ", ".join(detour), rejoin)
         return resolution
 
     def _yield_in_cycle(self, cycle: tuple[str, ...]) -> Resolution | None:

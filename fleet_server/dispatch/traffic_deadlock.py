@@ -1,4 +1,5 @@
-"""Waits-for cycles, and the search for a refuge that lets one robot of a cycle step aside."""
+"""Waits-for cycles; the search for a refuge that lets one robot of a cycle step aside, and
+for a way around a robot that cannot move."""
 
 from __future__ import annotations
 
@@ -102,4 +103,21 @@ def find_refuge(
         for home, back in _shortest(site, robot_class, waypoint, lambda _w, _n: True):
             if home == start:
                 return Refuge(waypoint=waypoint, there=there, back=back)
+    return None
+
+
+def find_way(
+    site: SiteResources,
+    robot_class: RobotClass | None,
+    start: str,
+    goal: str,
+    *,
+    taken: Collection[str],
+) -> tuple[str, ...] | None:
+    """The shortest way from ``start`` to ``goal`` (both included) crossing nothing in
+    ``taken``, or None if there is none."""
+    held = frozenset(taken)
+    for waypoint, way in _shortest(site, robot_class, start, lambda _w, needs: not needs & held):
+        if waypoint == goal:
+            return way
     return None

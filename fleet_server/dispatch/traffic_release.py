@@ -211,6 +211,8 @@ class ReleasePlanner:
         self,
         new_order_id: Callable[[str, CompiledMission], str],
         unfinished: Mapping[str, Collection[str]] | None = None,
+        *,
+        immovable: Collection[str] = (),
     ) -> list[Reroute]:
         """Break every deadlock among the planned robots; what the server must send.
 
@@ -218,12 +220,12 @@ class ReleasePlanner:
         aside; ``unfinished[robot]`` lists actionIds of its mission not yet FINISHED or
         FAILED (those on the node it stands on are run again when it comes back).
         Robots that merely stop waiting at a refuge get their updates from the next
-        :meth:`advance`.
+        :meth:`advance`; robots in ``immovable`` are never sent aside.
         """
         reroutes: list[Reroute] = []
         for cycle in self.manager.detect_deadlock():
             try:
-                resolution = self.manager.resolve(cycle)
+                resolution = self.manager.resolve(cycle, immovable=immovable)
             except DeadlockUnresolved as exc:
                 log.warning("deadlock left for now: %s", exc)
                 continue
@@ -246,6 +248,35 @@ class ReleasePlanner:
         if entry is None or entry.awaiting_order:
             return None
         resolution = self.manager.make_room(robot, for_robot)
+        if resolution is None:
+            return None
+        return self._reroute(resolution, new_order_id, unfinished)
+
+    def bypass(
+        self,
+        robot: str,
+        avoid: Collection[str],
+        new_order_id: Callable[[str, CompiledMission], str],
+        unfinished: Mapping[str, Collection[str]] | None = None,
+    ) -> Reroute | None:
+        """``robot`` goes around ``avoid`` (:meth:`TrafficManager.bypass`), leaving out only
+        nodes with no work on them (at most openDoor / callLift for the way it no longer
+        takes). None if there is no such way; otherwise carry out the :class:`Reroute` as
+        for a deadlock.
+        """
+        entry = self._released.get(robot)
+        if entry is None or entry.awaiting_order:
+            return None
+        compiled = entry.compiled
+
+        def may_leave_out(resume: int, rejoin: int) -> bool:
+            nodes = compiled.nodes[resume + 1 : rejoin]
+            edges = compiled.edges[resume:rejoin]
+            return all(
+                a.action_type in WAY_OUT_ACTIONS for n in nodes for a in n.actions
+            ) and not any(e.actions for e in edges)
+
+        resolution = self.manager.bypass(robot, avoid, may_leave_out=may_leave_out)
         if resolution is None:
             return None
         return self._reroute(resolution, new_order_id, unfinished)
@@ -364,23 +395,39 @@ def rerouted_mission(
 
     Nodes: the node it stands on (no actions), the detour waypoints out to the refuge and
     back, the node it stood on again (with its actions listed in ``unfinished`` and its
-    openDoor/callLift), then the rest of the old sequence. Every action gets a new
-    actionId under ``order_id`` (the agent refuses ids it still holds from the old order);
-    planned and dwell points follow their actions' new ids.
+    openDoor/callLift), then the rest of the old sequence. A robot going around a robot
+    that cannot move (``resolution.rejoin_index`` set) keeps its actions listed in
+    ``unfinished`` on the node it stands on, drives the detour and goes on with the old
+    sequence from the rejoin node. Every action gets a new actionId under ``order_id``
+    (the agent refuses ids it still holds from the old order); planned and dwell points
+    follow their actions' new ids.
     """
     if not resolution.rerouted:
         raise ValueError("rerouted_mission: the resolution keeps the robot's path")
-    r = resolution.resume_index
+    r, rejoin = resolution.resume_index, resolution.rejoin_index
     stand = old.nodes[r]
     deviation = _deviation(stand)
-    head = [stand.model_copy(update={"actions": []}, deep=True)]
-    head += [_waypoint_node(site, wp, deviation) for wp in resolution.detour]
-    back_actions = [
-        a for a in stand.actions if a.action_id in unfinished or a.action_type in WAY_OUT_ACTIONS
-    ]
-    nodes = [*head, stand.model_copy(update={"actions": back_actions}, deep=True)]
-    nodes += [n.model_copy(deep=True) for n in old.nodes[r + 1 :]]
-    waypoints = [old.node_waypoints[r], *resolution.detour, *old.node_waypoints[r:]]
+    detour = [_waypoint_node(site, wp, deviation) for wp in resolution.detour]
+    if rejoin is None:
+        head = [stand.model_copy(update={"actions": []}, deep=True), *detour]
+        back_actions = [
+            a
+            for a in stand.actions
+            if a.action_id in unfinished or a.action_type in WAY_OUT_ACTIONS
+        ]
+        nodes = [*head, stand.model_copy(update={"actions": back_actions}, deep=True)]
+        rest = r
+    else:
+        kept = [
+            a
+            for a in stand.actions
+            if a.action_id in unfinished and a.action_type not in WAY_OUT_ACTIONS
+        ]
+        head = [stand.model_copy(update={"actions": kept}, deep=True), *detour]
+        nodes = [*head, old.nodes[rejoin].model_copy(deep=True)]
+        rest = rejoin
+    nodes += [n.model_copy(deep=True) for n in old.nodes[rest + 1 :]]
+    waypoints = [old.node_waypoints[r], *resolution.detour, *old.node_waypoints[rest:]]
     speed = max((e.max_speed or 0.0 for e in old.edges), default=0.0) or 1.0
     head_edges: list[Edge] = []
     extra_s = 0.0
@@ -388,7 +435,7 @@ def rerouted_mission(
         edge, seconds = _detour_edge(site, nodes, waypoints, i, speed)
         head_edges.append(edge)
         extra_s += seconds
-    edges = [*head_edges, *(e.model_copy(deep=True) for e in old.edges[r:])]
+    edges = [*head_edges, *(e.model_copy(deep=True) for e in old.edges[rest:])]
     nodes, edges, renamed = _renumber(nodes, edges, order_id)
     meeting = old.meeting_node_index
     return CompiledMission(

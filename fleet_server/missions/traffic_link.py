@@ -27,6 +27,12 @@ they produce:
   or parking spot (a "make way" order). A robot boxed in by standing robots has one of
   them moved first; one boxed in a dead end by the robot coming for its place has that
   robot back out to a refuge until it has left (:meth:`TrafficManager.make_room`).
+- A robot that cannot move (offline, or reporting a FATAL error) keeps the place it holds:
+  it stands there. Once robots have waited for it longer than ``stall_alarm_s`` an alarm
+  names it, where it stands and who waits (cleared when it can move again or nobody waits
+  any more), and each robot waiting for it at its decision point is sent around it by
+  another way to its path when the map has one (a new order, as for a deadlock); it is
+  never chosen to step aside or back out.
 - An order ends for the link when the robot reports it standing with none of its nodes
   left (done or cancelled), or when :meth:`TrafficLink.finish` / :meth:`TrafficLink.tick`
   say its mission is over; the robot keeps the place it stands on.
@@ -49,11 +55,13 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 
+from fleet_server.alarms.model import AlarmChange, ClearAlarms, RaiseAlarm
 from fleet_server.db import Database
 from fleet_server.db.models import Robot
 from fleet_server.dispatch.traffic import TrafficConfig, TrafficManager, TrafficPath
@@ -76,6 +84,7 @@ from missions.vda5050 import (
     Action,
     ActionStatus,
     BlockingType,
+    ErrorLevel,
     InstantActions,
     Order,
     State,
@@ -94,6 +103,10 @@ CLEAR_EVERY_S = 0.2
 """Between two looks at a site's deadlocks and idle robots on robots' reports."""
 MOVED_OFF_M = 1.0
 """A standing robot further than this from its waypoint has moved: it is placed anew."""
+STALL_ALARM = "traffic.stalled"
+"""Alarm code: robots wait for a robot that cannot move (offline, FATAL error)."""
+STALL_RETRY_S = 5.0
+"""Between two searches for a way around a robot that cannot move, per waiting robot."""
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
 
 
@@ -132,6 +145,11 @@ class TrafficCounters:
     """Missions whose robot stood where another held: released through node 0 at first."""
     unmanaged: int = 0
     """Missions sent without traffic control (no site table, or a path the table refused)."""
+    stalls: int = 0
+    """Robots that could not move (offline, FATAL error) with others waiting for them past
+    ``stall_alarm_s`` (an alarm each)."""
+    detours: int = 0
+    """Robots sent around a robot that could not move."""
     errors: int = 0
 
 
@@ -178,7 +196,19 @@ class _Entry:
 
 
 @dataclass
+class _Stall:
+    """Robots wait for one that cannot move."""
+
+    since: float
+    """Monotonic time somebody started waiting for it."""
+    alarmed: bool = False
+    tried: dict[str, float] = field(default_factory=dict)
+    """Waiting robot -> monotonic time a way around was last looked for."""
+
+
+@dataclass
 class _SiteTable:
+    site_id: str
     site: Site
     manager: TrafficManager
     planner: ReleasePlanner
@@ -186,6 +216,8 @@ class _SiteTable:
     invariant_error: str | None = None
     cleared_at: float = -math.inf
     """Monotonic time the site's deadlocks and idle robots were last looked at."""
+    stalls: dict[str, _Stall] = field(default_factory=dict)
+    """Robots that cannot move and that others wait for, by name."""
 
 
 RerouteCallback = Callable[[RobotKey, CompiledMission], None]
@@ -204,6 +236,7 @@ class TrafficLink:
         config: TrafficConfig | None = None,
         check_invariants: bool = False,
         on_reroute: RerouteCallback | None = None,
+        raise_alarm: Callable[[AlarmChange], None] | None = None,
         refresh_s: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -213,6 +246,8 @@ class TrafficLink:
         self.config = config or TrafficConfig()
         self.checking = check_invariants
         self.on_reroute = on_reroute
+        self.raise_alarm = raise_alarm
+        """Takes alarm changes (on the event loop): robots stuck behind one that cannot move."""
         self.refresh_s = refresh_s
         self.counters = TrafficCounters()
         self._monotonic = monotonic
@@ -235,7 +270,8 @@ class TrafficLink:
         with self._lock:
             if site_id not in self._sites:
                 manager = TrafficManager(site, self.config, check_invariants=self.checking)
-                self._sites[site_id] = _SiteTable(site, manager, ReleasePlanner(manager))
+                planner = ReleasePlanner(manager)
+                self._sites[site_id] = _SiteTable(site_id, site, manager, planner)
 
     def set_robot_site(self, robot: RobotKey, site_id: str | None) -> None:
         """Where ``robot`` works (None: nowhere any more: it leaves the table)."""
@@ -545,6 +581,7 @@ class TrafficLink:
                 self._queue(table.planner.advance())
                 self._check(table)
                 self._clear_the_way(table)
+                self._watch_stalls(table)
         self.flush()
 
     def _clear_the_way(self, table: _SiteTable) -> None:
@@ -603,7 +640,10 @@ class TrafficLink:
         if not cycles:
             self.counters.deadlocks_unresolved = self._unresolved()
             return
-        for reroute in table.planner.resolve_deadlocks(self._new_order_id, self._unfinished()):
+        immovable = {name for name in table.manager.robots if self._cannot_move(name)}
+        for reroute in table.planner.resolve_deadlocks(
+            self._new_order_id, self._unfinished(), immovable=immovable
+        ):
             self.counters.deadlocks_resolved += 1
             if reroute.order is not None and reroute.compiled is not None:
                 self._begin_reroute(reroute, reroute.compiled, reroute.order)
@@ -626,7 +666,11 @@ class TrafficLink:
                 }
         return out
 
-    def _begin_reroute(self, reroute: Reroute, compiled: CompiledMission, order: Order) -> None:
+    def _begin_reroute(
+        self, reroute: Reroute, compiled: CompiledMission, order: Order, *, around: str = ""
+    ) -> None:
+        """Cancel the robot's order; its new one follows once the cancel is done. ``around``:
+        the robot that cannot move it goes around (else it steps aside)."""
         key = self._by_name[reroute.robot]
         entry = self._entries[key]
         tracked = self.progress.get(key)
@@ -643,13 +687,22 @@ class TrafficLink:
             # The old order is cancelled on purpose: its end is not the mission's.
             self.progress.forget(key)
         entry.order_id = compiled.order_id
-        self.counters.reroutes += 1
-        log.info(
-            "traffic control: %s steps aside to %s (deadlock %s)",
-            reroute.robot,
-            reroute.resolution.refuge,
-            ", ".join(reroute.resolution.cycle),
-        )
+        if around:
+            self.counters.detours += 1
+            log.info(
+                "traffic control: %s goes around %s by %s",
+                reroute.robot,
+                around,
+                ", ".join(reroute.resolution.detour) or "the next lane",
+            )
+        else:
+            self.counters.reroutes += 1
+            log.info(
+                "traffic control: %s steps aside to %s (deadlock %s)",
+                reroute.robot,
+                reroute.resolution.refuge,
+                ", ".join(reroute.resolution.cycle),
+            )
         self._outbox.append((key, _instant(key, "cancelOrder", cancel_id)))
 
     def _follow_reroute(self, table: _SiteTable, entry: _Entry, state: State) -> None:
@@ -756,6 +809,8 @@ class TrafficLink:
             entry = self._entries.get(key) if key is not None else None
             if entry is None or entry.role is Role.STANDING or entry.reroute is not None:
                 continue
+            if self._cannot_move(robot):
+                continue
             if table.manager.current_node(robot) != table.manager.released_through(robot):
                 continue  # still driving up to its decision point
             try:
@@ -783,6 +838,9 @@ class TrafficLink:
         live = self.live.get(*entry.key)
         if live is None or not live.online or live.charging or live.pose is None:
             log.debug("traffic control: %s in the way, cannot move now", robot)
+            return None
+        if _fatal(live.state):
+            log.debug("traffic control: %s in the way, stopped by a FATAL error", robot)
             return None
         if not _idle(live.state):
             log.debug("traffic control: %s in the way, still running an order", robot)
@@ -816,6 +874,97 @@ class TrafficLink:
         )
         self._outbox.append((entry.key, prepared.order()))
         return True
+
+    # -- robots that cannot move ---------------------------------------------------------
+
+    def _cannot_move(self, name: str) -> bool:
+        """The robot is offline or reports a FATAL error: it stands where it is."""
+        key = self._by_name.get(name)
+        if key is None:
+            return False
+        live = self.live.get(*key)
+        return live is None or not live.online or _fatal(live.state)
+
+    def _watch_stalls(self, table: _SiteTable) -> None:
+        """Robots waiting for one that cannot move: alarm past ``stall_alarm_s``, and send
+        those at their decision point around it where the map allows."""
+        now = self._monotonic()
+        waits = table.manager.waits_for()
+        stuck: dict[str, list[str]] = {}
+        for robot, blocker in sorted(waits.items()):
+            if self._cannot_move(blocker):
+                stuck.setdefault(blocker, []).append(robot)
+        for name in [n for n in table.stalls if n not in stuck]:
+            self._end_stall(table, name)
+        for name, waiting in stuck.items():
+            stall = table.stalls.setdefault(name, _Stall(now))
+            if now - stall.since < self.config.stall_alarm_s:
+                continue
+            if not stall.alarmed:
+                stall.alarmed = True
+                self.counters.stalls += 1
+                behind = [r for r in _queued_behind(waits, name) if r not in waiting]
+                self._raise_stall(table, name, [*waiting, *behind])
+            for robot in waiting:
+                if now - stall.tried.get(robot, -math.inf) >= STALL_RETRY_S:
+                    stall.tried[robot] = now
+                    self._go_around(table, robot, name)
+
+    def _go_around(self, table: _SiteTable, robot: str, stuck: str) -> None:
+        key = self._by_name.get(robot)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is None or entry.role is Role.STANDING or entry.reroute is not None:
+            return
+        if self._cannot_move(robot):
+            return
+        avoid = {res for name in table.stalls for res in table.manager.holds(name)}
+        try:
+            reroute = table.planner.bypass(robot, avoid, self._new_order_id, self._unfinished())
+        except TrafficError as exc:
+            self.counters.errors += 1
+            log.warning("traffic control: %s cannot go around %s: %s", robot, stuck, exc)
+            return
+        if reroute is None:
+            log.debug("traffic control: no way for %s around %s", robot, stuck)
+            return
+        if reroute.order is not None and reroute.compiled is not None:
+            self._begin_reroute(reroute, reroute.compiled, reroute.order, around=stuck)
+
+    def _raise_stall(self, table: _SiteTable, name: str, waiting: list[str]) -> None:
+        manager = table.manager
+        key = self._by_name[name]
+        here = manager.path(name).anchors[manager.current_node(name)]
+        wp = manager.resources.waypoints[here]
+        live = self.live.get(*key)
+        why = "offline" if live is None or not live.online else "stopped by a FATAL error"
+        place = f"{wp.name} ({here})" if wp.name else here
+        message = (
+            f"robot {name} stands {why} at {place} on {wp.level}; "
+            f"{', '.join(waiting)} wait{'s' if len(waiting) == 1 else ''} for it"
+        )
+        log.warning("traffic control: %s", message)
+        self._alarm(
+            RaiseAlarm(
+                source="system",
+                severity="warning",
+                code=STALL_ALARM,
+                message=message,
+                at=datetime.now(UTC),
+                site_id=table.site_id,
+                robot=key,
+                dedup_key=_stall_key(name),
+            )
+        )
+
+    def _end_stall(self, table: _SiteTable, name: str) -> None:
+        stall = table.stalls.pop(name)
+        if stall.alarmed:
+            log.info("traffic control: nobody waits for %s any more, or it can move", name)
+            self._alarm(ClearAlarms(_stall_key(name), datetime.now(UTC)))
+
+    def _alarm(self, change: AlarmChange) -> None:
+        if self.raise_alarm is not None:
+            self.raise_alarm(change)
 
     def _standing_neighbours(self, table: _SiteTable, robot: str) -> list[str]:
         """Standing robots on the waypoints next to where ``robot`` stands."""
@@ -1008,6 +1157,15 @@ def _queued_behind(waits: dict[str, str], blocker: str) -> list[str]:
                     nxt.append(robot)
         frontier = nxt
     return out
+
+
+def _stall_key(name: str) -> str:
+    return f"traffic-stall:{name}"
+
+
+def _fatal(state: State | None) -> bool:
+    """The robot reports a FATAL error: it needs someone before it moves (§6.10.6)."""
+    return state is not None and any(e.error_level is ErrorLevel.FATAL for e in state.errors)
 
 
 def _priority(compiled: CompiledMission) -> int:

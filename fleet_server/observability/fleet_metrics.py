@@ -313,6 +313,17 @@ class FleetMetrics:
                 "Missions sent without traffic control (no site table, or a refused path).",
                 c.unmanaged,
             ),
+            (
+                "fleet_traffic_stalls_total",
+                "Robots that could not move (offline, FATAL error) with others waiting for "
+                "them past the alarm threshold.",
+                c.stalls,
+            ),
+            (
+                "fleet_traffic_detours_total",
+                "Robots sent around a robot that could not move.",
+                c.detours,
+            ),
             ("fleet_traffic_errors_total", "Traffic control steps that failed.", c.errors),
         )
         return [

@@ -354,6 +354,8 @@ TRAFFIC_COUNTERS = {
     "fleet_traffic_updates_sent_total": "updates_sent",
     "fleet_traffic_starts_deferred_total": "starts_deferred",
     "fleet_traffic_unmanaged_total": "unmanaged",
+    "fleet_traffic_stalls_total": "stalls",
+    "fleet_traffic_detours_total": "detours",
     "fleet_traffic_errors_total": "errors",
 }
 DISPATCHER_GAUGES = (

@@ -10,6 +10,10 @@ link which robots still run one.
 After every tick it checks, independently of the reservation table, that no two robots
 stand within ``min_gap_m`` of each other on one level and that no resource is held by more
 robots than its capacity.
+
+A robot taken offline (:meth:`LinkWorld.disconnect`) stops where it is and reports nothing
+until :meth:`LinkWorld.reconnect`; the link's clock is the world's, and the alarms it
+raises are kept in :attr:`LinkWorld.alarms`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from fleet_server.alarms.model import AlarmChange
 from fleet_server.dispatch.traffic import TrafficConfig, TrafficManager
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
@@ -53,6 +58,7 @@ class Body:
     serial: str
     body: KinematicRobot
     agent: Agent
+    surroundings: SimSurroundings
 
 
 def profile(serial: str) -> RobotProfile:
@@ -94,6 +100,8 @@ class LinkWorld:
     """Robot -> mission id it runs."""
     done: list[str] = field(default_factory=list)
     rerouted: list[tuple[RobotKey, str]] = field(default_factory=list)
+    alarms: list[AlarmChange] = field(default_factory=list)
+    offline: set[str] = field(default_factory=set)
     closest_m: float = math.inf
     _read: int = 0
 
@@ -106,6 +114,8 @@ class LinkWorld:
             config=self.config,
             check_invariants=True,
             on_reroute=lambda key, compiled: self.rerouted.append((key, compiled.order_id)),
+            raise_alarm=self.alarms.append,
+            monotonic=lambda: self.t,
         )
         self.link.add_site(SITE_ID, self.site)
         self.live.add_listener(self._on_event)
@@ -120,7 +130,7 @@ class LinkWorld:
             adapter = SimAdapter(body, surroundings)
             config = AgentConfig(manufacturer=MANUFACTURER, serial_number=serial)
             agent = Agent(config, adapter, monotonic=lambda: self.t)
-            self.robots[serial] = Body(serial, body, agent)
+            self.robots[serial] = Body(serial, body, agent, surroundings)
             key = (MANUFACTURER, serial)
             self.live.apply_connection(key, ConnectionState.ONLINE, self.t)
             self._report(self.robots[serial])
@@ -177,11 +187,23 @@ class LinkWorld:
             self._read += 1
             parts = topic.split("/")
             serial, kind = parts[3], parts[4]
+            if serial in self.offline:
+                continue  # lost on the way
             executor = self.robots[serial].agent.executor
             if kind == "order":
                 executor.receive_order(decode_order(payload))
             elif kind == "instantActions":
                 executor.receive_instant_actions(decode_instant_actions(payload))
+
+    def disconnect(self, serial: str) -> None:
+        """The robot drops off the network (its last will): it stands and says nothing."""
+        self.offline.add(serial)
+        self.live.apply_connection((MANUFACTURER, serial), ConnectionState.CONNECTIONBROKEN, self.t)
+
+    def reconnect(self, serial: str) -> None:
+        """The robot is back: it runs and reports again."""
+        self.offline.discard(serial)
+        self.live.apply_connection((MANUFACTURER, serial), ConnectionState.ONLINE, self.t)
 
     def _report(self, robot: Body) -> None:
         state = robot.agent.build_state()
@@ -189,10 +211,11 @@ class LinkWorld:
 
     def step(self, dt: float = 0.2) -> None:
         self.t += dt
-        for robot in self.robots.values():
+        reporting = [r for r in self.robots.values() if r.serial not in self.offline]
+        for robot in reporting:
             robot.body.step(dt)
             robot.agent.executor.tick()
-        for robot in self.robots.values():
+        for robot in reporting:
             self._report(robot)
             self.deliver()
         self.link.tick(set(self.running))

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from fleet_server.alarms.model import ClearAlarms, RaiseAlarm
 from fleet_server.dispatch.traffic import TrafficConfig
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
@@ -117,6 +118,70 @@ def test_a_queue_into_a_dead_end_empties_from_its_far_end(clinic: Site) -> None:
     assert counters.deadlocks_unresolved == 0
 
 
+def test_robots_waiting_for_an_offline_robot_raise_an_alarm_and_go_around_it(
+    clinic: Site,
+) -> None:
+    # w drives L1:396 -> 444 -> 416 -> 399 -> 401 -> 402 -> 403; s stands on 399, offline.
+    # The clinic's loop 416 -> 421 -> ... -> 405 -> 401 leads around it.
+    world = LinkWorld(clinic, {"w": "L1:396", "s": "L1:399"})
+    world.disconnect("s")
+    world.start("w", "L1:403", "m-w")
+    for _ in range(40):  # 8 s: waiting, not yet for long
+        world.step()
+    assert world.alarms == [] and world.rerouted == []
+    world.run(600)
+    assert world.done == ["w"]
+    counters = world.link.counters
+    assert counters.stalls == 1 and counters.detours == 1
+    assert counters.reservation_conflicts == counters.errors == 0
+    raised = [a for a in world.alarms if isinstance(a, RaiseAlarm)]
+    cleared = [a for a in world.alarms if isinstance(a, ClearAlarms)]
+    assert len(raised) == 1 and len(cleared) == 1
+    alarm = raised[0]
+    assert alarm.code == "traffic.stalled" and alarm.site_id == SITE_ID
+    assert alarm.robot == (MANUFACTURER, "s")
+    assert "acme/s stands offline at L1:399" in alarm.message and "acme/w" in alarm.message
+    assert cleared[0].dedup_key == alarm.dedup_key
+    # w took a new order the other way, and s keeps its place.
+    ((key, new_order),) = world.rerouted
+    assert key == (MANUFACTURER, "w") and new_order.startswith("m-w-x")
+    around = next(
+        decode_order(payload)
+        for topic, payload in world.wire.sent
+        if topic.endswith("/w/order") and decode_order(payload).order_id == new_order
+    )
+    passed = [n.node_id for n in around.nodes]
+    assert "L1:399" not in passed and "L1:421" in passed and passed[-1] == "L1:403"
+    assert world.standing_waypoint("w") == "L1:403"
+    assert world.manager.holds("acme/s") == {"waypoint:L1:399"}
+
+
+def test_a_robot_stopped_by_a_fatal_error_with_no_way_around_is_alarmed_until_it_moves(
+    clinic: Site,
+) -> None:
+    # s stands in the dead end L1:401 -> 402 -> 403 with its emergency stop pressed; w
+    # wants 403: no way around, w waits (no conflict) with the alarm up until s can move.
+    world = LinkWorld(clinic, {"w": "L1:399", "s": "L1:402"})
+    world.robots["s"].surroundings.emergency_stop = True
+    world.step()
+    world.start("w", "L1:403", "m-w")
+    for _ in range(100):  # 20 s
+        world.step()
+    counters = world.link.counters
+    assert counters.stalls == 1 and counters.detours == 0
+    (alarm,) = world.alarms
+    assert isinstance(alarm, RaiseAlarm)
+    assert "acme/s stands stopped by a FATAL error at L1:402" in alarm.message
+    assert "acme/w waits for it" in alarm.message
+    assert world.done == [] and world.standing_waypoint("w") == "L1:401"
+    world.robots["s"].surroundings.emergency_stop = False
+    world.run(600)
+    assert world.done == ["w"]
+    assert [type(a) for a in world.alarms] == [RaiseAlarm, ClearAlarms]
+    assert counters.stalls == 1
+    assert counters.reservation_conflicts == counters.errors == 0
+
+
 def clinic_waypoint(site: Site, ident: str):  # type: ignore[no-untyped-def]
     return next(wp for wp in site.all_waypoints() if wp.id == ident)
 
@@ -194,6 +259,8 @@ def test_a_site_without_a_table_runs_free_and_is_counted(clinic: Site) -> None:
 def test_bad_lookahead_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="lookahead_nodes"):
         TrafficConfig(lookahead_nodes=0)
+    with pytest.raises(ValueError, match="stall_alarm_s"):
+        TrafficConfig(stall_alarm_s=-1)
 
 
 def test_a_guidance_meeting_point_before_a_lift_is_a_stop(clinic: Site) -> None:

@@ -174,6 +174,47 @@ def test_a_rerouted_mission_is_a_valid_order_with_fresh_action_ids(clinic: Site)
     assert planned <= set(ids) | old_ids
 
 
+def test_going_around_a_robot_that_cannot_move_leaves_out_no_work(clinic: Site) -> None:
+    manager = TrafficManager(clinic, BY_NODES, check_invariants=True)
+    planner = ReleasePlanner(manager)
+    manager.plan("s", TrafficPath.from_waypoints(["L1:399"], manager.resources))
+    avoid = manager.holds("s")
+
+    def new_id(robot: str, compiled: CompiledMission) -> str:
+        return f"{compiled.order_id}-x1"
+
+    # A checkpoint where s stands: w cannot leave it out, so it has no way around.
+    work_there = parse_mission(
+        {"kind": "patrol", "site": clinic.name, "checkpoints": ["L1:399", "L1:403"]}
+    )
+    compiled = compile_mission(
+        work_there, clinic, profile("w"), start=StartPose(waypoint="L1:416"), order_id="w-1"
+    )
+    assert planner.start("w", compiled).initial_release == 0
+    assert planner.bypass("w", avoid, new_id) is None
+    assert manager.path("w").path == TrafficPath.from_compiled(compiled)
+
+    # Only passing there: w goes around by the loop and on from L1:401.
+    passing = patrol(clinic, "w", "L1:416", "L1:403")
+    planner.start("w", passing)
+    reroute = planner.bypass("w", avoid, new_id)
+    assert reroute is not None and reroute.compiled is not None and reroute.order is not None
+    rejoin = passing.node_waypoints.index("L1:401")
+    assert reroute.resolution.rejoin_index == rejoin and reroute.resolution.refuge is None
+    new = reroute.compiled
+    check_structure(reroute.order)
+    assert new.node_waypoints == manager.path("w").path.waypoints
+    assert new.node_waypoints[0] == "L1:416" and "L1:399" not in new.node_waypoints
+    assert new.node_waypoints[-len(passing.nodes) + rejoin :] == passing.node_waypoints[rejoin:]
+    after = len(reroute.resolution.detour) + 1
+    assert [[a.action_type for a in n.actions] for n in new.nodes[after:]] == [
+        [a.action_type for a in n.actions] for n in passing.nodes[rejoin:]
+    ]
+    ids = [a.action_id for n in new.nodes for a in n.actions]
+    assert ids and all(i.startswith("w-p-x1-") for i in ids)
+    assert not manager.holds("w") & avoid and manager.released_through("w") > 0
+
+
 # -- two real agents in lockstep ------------------------------------------------------------
 
 
