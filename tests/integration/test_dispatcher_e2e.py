@@ -106,6 +106,13 @@ def test_a_low_robot_charges_and_gets_no_normal_work_until_charged(tmp_path: Pat
         assert wait_until(lambda: not body.charging, 20), world.robot_summary("bat-low")
         assert body.battery_pct >= 90.0
         assert wait_until(lambda: not holds_charger(), 5), _plan(world)
+        # The server plans from what the robot reported: wait until it says it stopped
+        # charging (a busy machine delivers that state later than the body changed).
+        live = world.services.live
+        assert wait_until(
+            lambda: (robot := live.get("fleetsim", "bat-low")) is not None and not robot.charging,
+            10,
+        ), world.robot_summary("bat-low")
         again = world.create(
             {
                 "kind": "patrol",

@@ -16,6 +16,8 @@ from missions.types import Capability
 from tests.support.fleet_world import World, fleet_world
 from tests.support.mqtt import wait_until
 
+TIME_SCALE = 5.0
+"""The robots' simulated time (driving, dwelling, dosing, lifts) runs this much faster."""
 ROBOTS = {
     "e2e-patrol": ("L1_left_nurse_center", [Capability.PATROL]),
     "e2e-uv": ("L1_sub_waiting_area_2", [Capability.UV_DISINFECTION]),
@@ -26,7 +28,7 @@ ROBOTS = {
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with fleet_world(tmp_path, ROBOTS) as running:
+    with fleet_world(tmp_path, ROBOTS, time_scale=TIME_SCALE) as running:
         yield running
 
 

@@ -29,9 +29,12 @@ STARTS = (
     "L1_left_nurse_center",
 )
 ROBOTS = {f"em{i:02d}": (start, [Capability.PATROL]) for i, start in enumerate(STARTS)}
-DWELL_S = 6.0
-"""Each robot checks the place it starts at: every robot is mid-mission (dwelling) when the
-alarm goes off, and after clearing drives back there from its parking spot."""
+TIME_SCALE = 4.0
+"""The robots' simulated time runs this much faster than real time."""
+DWELL_S = 40.0
+"""Each robot checks the place it starts at (simulated seconds): every robot is mid-mission
+(dwelling) when the alarm goes off, and after clearing drives back there from its parking
+spot."""
 
 
 def _status(world: World) -> dict[str, Any]:
@@ -57,7 +60,10 @@ def test_emergency_parks_every_robot_and_missions_resume_after_clearing(tmp_path
     site = import_site(RMF / "clinic.building.yaml", kind="hospital")
     spots = {wp.id: wp for wp in site.all_waypoints() if wp.is_parking_spot}
     assert len(spots) >= len(ROBOTS), "the clinic needs a parking spot per robot"
-    with fleet_world(tmp_path, ROBOTS) as world, webhook_receiver() as receiver:
+    with (
+        fleet_world(tmp_path, ROBOTS, time_scale=TIME_SCALE) as world,
+        webhook_receiver() as receiver,
+    ):
         hook = world.client.post(
             "/api/v1/webhooks",
             json={
