@@ -60,6 +60,7 @@ from fleet_server.missions.charging import (
 )
 from fleet_server.missions.preemption import RunningWork, choose_victim
 from fleet_server.missions.resume import Resumption, order_id_for
+from fleet_server.missions.resume_store import stored_resumption
 from fleet_server.missions.state_machine import transition
 from fleet_server.missions.states import MissionState
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
@@ -340,6 +341,11 @@ class Dispatcher:
     def spec_of(self, mission: Mission, site: Site) -> MissionSpec:
         """What is left to do of a mission (its stored spec, unless it stopped part-way)."""
         resumption = self.resumptions.get(mission.id)
+        if resumption is None and mission.resumption is not None:
+            # Kept with the mission: after a restart it resumes where it stopped.
+            resumption = stored_resumption(mission, site.name)
+            if resumption is not None:
+                self.resumptions[mission.id] = resumption
         if resumption is not None:
             return resumption.spec
         return parse_mission({**mission.spec, "site": site.name})

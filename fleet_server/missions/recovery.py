@@ -35,6 +35,8 @@ from sqlalchemy.orm import Session
 from fleet_server.db.base import utcnow
 from fleet_server.db.models import Mission, MissionOrder, Robot
 from fleet_server.fleet.live_state import RobotEvent, RobotKey, RobotLive
+from fleet_server.missions.resume import Resumption
+from fleet_server.missions.resume_store import count_part_sent, resumption_of_order
 from fleet_server.missions.state_machine import transition
 from fleet_server.missions.states import TERMINAL_STATES, MissionState
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound
@@ -147,6 +149,10 @@ class Adopted:
     """The quiet hours the order was compiled with."""
     full_spec: MissionSpec | None = None
     """The mission as stored, when the order carries only what was left of it."""
+    resumption: Resumption | None = None
+    """What earlier parts did (stored with the mission), for a later part's order."""
+    progress_kept: bool = False
+    """The order's progress is in `resumption` already (taken off its robot before)."""
 
 
 @dataclass
@@ -297,11 +303,15 @@ class OrderRecovery:
             adopted.profile,
             rounds_done=adopted.rounds_done,
             guide_released=adopted.guide_released,
-            started=adopted.state in (S.ACTIVE, S.PAUSED),
+            started=adopted.state in (S.ACTIVE, S.PAUSED) and not adopted.progress_kept,
         )
-        # What the dispatcher weighs (priority) and the mission as stored, where the
-        # runtime's record of a running mission keeps them.
-        for name, value in (("priority", adopted.priority), ("full_spec", adopted.full_spec)):
+        # What the dispatcher weighs (priority), the mission as stored and what its earlier
+        # parts did, where the runtime's record of a running mission keeps them.
+        for name, value in (
+            ("priority", adopted.priority),
+            ("full_spec", adopted.full_spec),
+            ("resumption", adopted.resumption),
+        ):
             if name in Running.__dataclass_fields__:
                 setattr(run, name, value)
         runtime.running[adopted.mission_id] = run
@@ -465,6 +475,7 @@ class OrderRecovery:
         if plan_digest(compiled) != row.plan_digest:
             log.warning("mission %s: the site changed; its order cannot be rebuilt", mission.id)
             return None
+        resumption, progress_kept = resumption_of_order(mission, row.order_id, site.name)
         return Adopted(
             mission_id=mission.id,
             robot=(row.manufacturer, row.serial_number),
@@ -478,6 +489,8 @@ class OrderRecovery:
             priority=mission.priority,
             quiet=quiet,
             full_spec=None if stored == spec else stored,
+            resumption=resumption,
+            progress_kept=progress_kept,
         )
 
     def _requeue(self, session: Session, mission: Mission) -> None:
@@ -486,6 +499,8 @@ class OrderRecovery:
         cause = "order not recoverable after a server restart; reassigning"
         if state is S.ACTIVE:
             transition(mission, S.PAUSED, "server restarted", ACTOR, session)
+        # The part it ran may have reached its robot: the next one gets a new orderId.
+        count_part_sent(mission)
         transition(mission, S.PENDING, cause, ACTOR, session)
         self.requeued += 1
 

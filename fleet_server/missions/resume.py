@@ -113,10 +113,14 @@ def _disinfection_left(
     carried_points = list(previous.carried_points) if previous else []
     carried_outcomes = list(previous.carried_outcomes) if previous else []
     carried_rooms = dict(previous.carried_rooms) if previous else {}
+    # A part followed again after a restart may be stopped twice: carry each action once.
+    carried_ids = {p.action_id for p in carried_points}
     for points, finished in zip(groups, done, strict=True):
         if not finished:
             continue
         for point in points:
+            if point.action_id in carried_ids:
+                continue
             carried_points.append(point)
             status = statuses.get(point.action_id, ActionStatus.FINISHED)
             carried_outcomes.append(

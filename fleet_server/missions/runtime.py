@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -34,6 +35,7 @@ from fleet_server.missions.charging import ChargingPolicy
 from fleet_server.missions.dispatcher import Dispatcher, RoundOutput
 from fleet_server.missions.recovery import OrderRecovery
 from fleet_server.missions.resume import Resumption, what_is_left
+from fleet_server.missions.resume_store import keep_resumption
 from fleet_server.missions.state_machine import IllegalTransition, transition
 from fleet_server.missions.states import TERMINAL_STATES, MissionState
 from fleet_server.missions.traffic_link import TrafficLink
@@ -407,7 +409,7 @@ class MissionRuntime:
                 mission = session.get(Mission, mission_id)
                 if run is None or mission is None:
                     continue
-                note = self._keep_what_was_done(run)
+                note = self._keep_what_was_done(run, mission)
                 self.progress.forget(run.robot)
                 self._orphans[run.robot] = run.compiled.order_id
                 # Nothing more of that order may reach the robot: no resend, no release.
@@ -428,15 +430,25 @@ class MissionRuntime:
                 self._commit(session)
         self._wake.set()
 
-    def _keep_what_was_done(self, run: Running) -> str:
-        """Remember what is left of a stopped run for its next robot; '; <note>' or ''."""
+    def _keep_what_was_done(self, run: Running, mission: Mission) -> str:
+        """Remember what is left of a stopped run for its next robot, in memory and with the
+        mission (committed with the caller's transition); '; <note>' or ''."""
         tracked = self.progress.get(run.robot)
         if tracked is None or tracked.mission_id != str(run.mission_id) or not run.started:
-            return ""
-        left = what_is_left(
-            run.compiled, tracked.action_status, tracked.results, run.resumption, run.rounds_done
-        )
+            if run.resumption is None:
+                return ""
+            # Not started: nothing more done, but this part's orderId is used up.
+            left = dataclasses.replace(run.resumption, part=run.resumption.part + 1)
+        else:
+            left = what_is_left(
+                run.compiled,
+                tracked.action_status,
+                tracked.results,
+                run.resumption,
+                run.rounds_done,
+            )
         self.dispatcher.resumptions[run.mission_id] = left
+        keep_resumption(mission, left)
         return f"; {left.note}"
 
     # -- requests from the API (worker threads) ------------------------------------------------
@@ -470,7 +482,7 @@ class MissionRuntime:
         the robot's order, which the caller cancels on the robot."""
         run = self.running.pop(mission.id, None)
         # Like a lost robot (_reassign): what is done stays done when it is dispatched again.
-        note = self._keep_what_was_done(run) if run is not None else ""
+        note = self._keep_what_was_done(run, mission) if run is not None else ""
         state = MissionState(mission.state)
         if state is S.ACTIVE:
             transition(mission, S.PAUSED, f"{cause}{note}"[:200], actor, session)
@@ -729,7 +741,7 @@ class MissionRuntime:
 
     def _requeue_preempted(self, session: Session, mission: Mission, run: Running) -> None:
         """The robot stopped for an emergency: the mission waits for a robot again."""
-        note = self._keep_what_was_done(run)
+        note = self._keep_what_was_done(run, mission)
         if MissionState(mission.state) is S.ACTIVE:
             transition(mission, S.PAUSED, f"preempted by {run.preempted_by}", ACTOR, session)
         transition(

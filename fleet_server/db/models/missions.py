@@ -65,6 +65,9 @@ class Mission(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     report: Mapped[dict[str, Any] | None] = mapped_column(json_document(nullable=True))
+    resumption: Mapped[dict[str, Any] | None] = mapped_column(json_document(nullable=True))
+    """What is left of a mission that stopped part-way and what its earlier parts did
+    (`fleet_server.missions.resume_store`); NULL: it runs, or runs again, from the start."""
     version: Mapped[int] = mapped_column(default=1)
 
     # Optimistic locking: an update from a stale copy (another worker moved the mission on)
