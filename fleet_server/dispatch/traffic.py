@@ -259,6 +259,8 @@ class TrafficManager:
         priority: int = 0,
         robot_class: RobotClass | None = None,
         release_cap: int | None = None,
+        at: int = 0,
+        released: int | None = None,
     ) -> None:
         """Give ``robot`` a path; it stands on node 0, which it holds from now on.
 
@@ -267,8 +269,12 @@ class TrafficManager:
         last in a deadlock (e.g. emergency 3, high 2, normal 1, low 0). ``robot_class``
         restricts detours to lanes the robot may use. ``release_cap``: never release past
         this node until :meth:`set_release_cap` lifts it (a guidance meeting point).
+        A robot already under way on the path (followed again after a server restart) is
+        at node ``at`` and released through node ``released``: it holds all of that (a
+        release point where the robot may not stop is carried on to the next stop).
         Raises :class:`TrafficPlanError` for a path that does not fit the site and
-        :class:`ReservationConflict` if another robot holds where it stands.
+        :class:`ReservationConflict` if another robot holds where it stands (or what it
+        was released).
         """
         if isinstance(path, CompiledMission):
             path = TrafficPath.from_compiled(path)
@@ -280,17 +286,28 @@ class TrafficManager:
         )
         _check_cap(release_cap, resolved.last)
         resolved = _stop_at_cap(resolved, release_cap, self.resources)
-        for resource in sorted(resolved.occupies[0]):
+        through = at if released is None else released
+        if not 0 <= at <= through <= resolved.last:
+            raise TrafficPlanError(
+                f"robot {robot!r}: at node {at}, released through {through}, "
+                f"on a path of nodes 0..{resolved.last}"
+            )
+        if not resolved.stoppable[through]:
+            through = resolved.next_step(through)
+        needs = resolved.needed(at, through)
+        for resource in sorted(needs):
             others = [h for h in self._holders.get(resource, ()) if h != robot]
             if len(others) >= self.resources.capacity(resource):
                 raise ReservationConflict(robot, resource, tuple(others))
         old = self._robots.get(robot)
         self._leave_queues(robot)
-        st = _Robot(robot, resolved, priority, robot_class, release_cap)
+        st = _Robot(
+            robot, resolved, priority, robot_class, release_cap, current=at, released=through
+        )
         if old is not None:
             st.holds = old.holds
         self._robots[robot] = st
-        self._set_holds(st, resolved.occupies[0])
+        self._set_holds(st, needs)
         self._verify()
 
     def set_release_cap(self, robot: str, release_cap: int | None) -> None:

@@ -149,6 +149,39 @@ class ReleasePlanner:
         self._released[robot] = _Released(issued, sent)
         return self.advance()
 
+    def resume(
+        self,
+        robot: str,
+        issued: CompiledMission,
+        *,
+        node: int,
+        released: int,
+        priority: int = 0,
+        robot_class: RobotClass | None = None,
+        release_cap: int | None = None,
+    ) -> list[tuple[str, Order]]:
+        """Plan ``robot`` that already runs the order of ``issued`` (after a server restart).
+
+        The robot was last at node ``node`` and is released through node ``released``;
+        ``issued`` has issued every orderUpdateId the robot has, and later updates go on
+        from there. It holds its place and released path from now on. Raises like
+        :meth:`start` (:class:`ReservationConflict`: another robot holds some of that);
+        returns the updates to send now, to any robot.
+        """
+        if issued.released_through is None:
+            raise ValueError("resume: the order of the mission was never issued")
+        self.manager.plan(
+            robot,
+            issued,
+            priority=priority,
+            robot_class=robot_class,
+            release_cap=release_cap,
+            at=node,
+            released=released,
+        )
+        self._released[robot] = _Released(issued, released)
+        return self.advance()
+
     def on_node(self, robot: str, node_index: int) -> list[tuple[str, Order]]:
         """``robot`` traversed node ``node_index``: the updates to send now, to any robot.
 

@@ -7,10 +7,14 @@ and reconciles each robot from its first `state`:
 
 - the robot runs the same orderId: the mission goes on under that orderId; a missed
   update is sent again with the orderUpdateId it had (VDA 5050 §6.6.2: a repeat of the
-  same orderId/orderUpdateId is ignored by a robot that has it);
+  same orderId/orderUpdateId is ignored by a robot that has it); the order goes back under
+  traffic control from the node the robot was last at (its place and released path are
+  reserved, the rest is released as the way is free); only where traffic control cannot
+  take it (no table for the site, a path the table refuses) is the rest released at once;
 - it finished the order while the server was down: the progress tracker reads the
   finished nodes and action results from that state and the mission completes;
-- it never received the order (mission still `dispatched`): the same order is sent again;
+- it never received the order (mission still `dispatched`): the same order is sent again,
+  under traffic control from where it starts;
 - it lost the order (agent restarted) or never comes back: the runtime's lost/reassign
   path takes over after the grace period.
 
@@ -48,6 +52,7 @@ from missions.compiler import (
     StartPose,
     compile_mission,
 )
+from missions.sites import Site
 from missions.types import MissionSpec, parse_mission
 from missions.vda5050 import ActionStatus, Order, State
 
@@ -147,6 +152,8 @@ class Adopted:
     priority: str = "normal"
     quiet: QuietHours | None = None
     """The quiet hours the order was compiled with."""
+    site: Site | None = None
+    """The site's map the order was rebuilt on (for traffic control)."""
     full_spec: MissionSpec | None = None
     """The mission as stored, when the order carries only what was left of it."""
     resumption: Resumption | None = None
@@ -352,6 +359,8 @@ class OrderRecovery:
         elif adopted.state in (S.ASSIGNED, S.DISPATCHED) and adopted.order_update_id == 0:
             # The robot never took the order over: the same order again, same orderId.
             self._resend(robot.key, compiled.order())
+            released = compiled.released_through or 0
+            self._under_traffic(robot.key, adopted, node=0, released=released, echoed=False)
         else:
             log.warning(
                 "robot %s/%s no longer runs order %s of mission %s: lost/reassign path",
@@ -362,12 +371,16 @@ class OrderRecovery:
 
     def _catch_up(self, robot: RobotKey, adopted: Adopted, state: State) -> None:
         """The robot runs our order: bring the plan's updates level with it, then make sure
-        the rest of the path gets released."""
+        the rest of the path gets released (under traffic control where it can be)."""
         compiled = adopted.compiled
         issued = compiled.last_update_id or 0
+        node = state.last_node_sequence_id // 2
         if state.order_update_id < issued:
             # An update went out (or was about to) when the server died.
             self._resend(robot, compiled.order_update(issued, compiled.released_through))
+            if state.node_states:
+                sent = compiled.released_through or 0
+                self._under_traffic(robot, adopted, node=node, released=sent)
             return
         released = [n.sequence_id // 2 for n in state.node_states if n.released]
         decision = max(released) if released else state.last_node_sequence_id // 2
@@ -375,19 +388,43 @@ class OrderRecovery:
         for update_id in range(issued + 1, state.order_update_id + 1):
             # Traffic control released further than the record says: take the robot's word.
             compiled.order_update(update_id, through)
+        if state.node_states and self._under_traffic(robot, adopted, node=node, released=through):
+            return
         last = len(compiled.nodes) - 1
         meeting = compiled.meeting_node_index
         cap = last if meeting is None or adopted.guide_released else max(meeting, through)
         if through < cap and state.node_states:
-            # Traffic control lost its reservations with the restart; the robot would wait
-            # at its decision point for a release nobody sends. It goes on outside traffic
-            # control until this order ends.
+            # Traffic control cannot take the order back; the robot would wait at its
+            # decision point for a release nobody sends. It goes on outside traffic control
+            # until this order ends.
             log.warning(
                 "order recovery: %s/%s released through node %s outside traffic control",
                 *robot,
                 cap,
             )
             self._resend(robot, compiled.next_order_update(cap))
+
+    def _under_traffic(
+        self, robot: RobotKey, adopted: Adopted, *, node: int, released: int, echoed: bool = True
+    ) -> bool:
+        """Hand the order back to traffic control: the robot at node ``node``, released through
+        node ``released``. False if traffic control cannot take it."""
+        traffic = self.runtime.traffic
+        if adopted.site is not None:
+            traffic.add_site(adopted.site_id, adopted.site)
+        meeting = adopted.compiled.meeting_node_index
+        managed = traffic.resume(
+            adopted.site_id,
+            robot,
+            adopted.compiled,
+            adopted.profile.robot_class,
+            node=node,
+            released=released,
+            release_cap=None if meeting is None or adopted.guide_released else meeting,
+            echoed=echoed,
+        )
+        traffic.flush()
+        return managed
 
     def _resend(self, robot: RobotKey, order: Order) -> None:
         self.resent += 1
@@ -488,6 +525,7 @@ class OrderRecovery:
             guide_released=row.guide_released,
             priority=mission.priority,
             quiet=quiet,
+            site=site,
             full_spec=None if stored == spec else stored,
             resumption=resumption,
             progress_kept=progress_kept,

@@ -18,6 +18,10 @@ they produce:
   order update (same orderId, next orderUpdateId, stitched at the old decision point).
 - Mission end (:meth:`TrafficLink.finish`): once the robot stands still, its path is
   freed; it keeps the place it stands on.
+- After a server restart (:meth:`TrafficLink.resume`): a mission order a robot already
+  runs is planned from the node it was last at, holding what it was released; later
+  updates extend its release as for any mission. If another robot holds some of that,
+  it is planned on a later tick from where it then is.
 - Every tick, and as soon as a robot reports waiting at its decision point (at most every
   ``CLEAR_EVERY_S``): releases are extended, deadlocks (waits-for cycles of robots
   standing at their decision points) are broken by sending one robot to a refuge and
@@ -161,6 +165,17 @@ class _WaitingStart:
 
 
 @dataclass
+class _Resuming:
+    """An order the robot already runs, to be planned once what it was released is free."""
+
+    compiled: CompiledMission
+    release_cap: int | None
+    node: int
+    released: int
+    """Where the robot was and how far it was released when it was handed over."""
+
+
+@dataclass
 class _Reroute:
     """A robot stepping aside: cancelOrder sent, the new order follows once it is done."""
 
@@ -184,6 +199,7 @@ class _Entry:
     robot_class: RobotClass | None = None
     last_sequence: int | None = None
     waiting: _WaitingStart | None = None
+    resuming: _Resuming | None = None
     ending: bool = False
     reroute: _Reroute | None = None
     unplaced_conflict: str | None = None
@@ -408,7 +424,7 @@ class TrafficLink:
         priority = MAKE_WAY_PRIORITY if role is Role.MAKE_WAY else _priority(compiled)
         entry.role, entry.order_id = role, compiled.order_id
         entry.last_sequence, entry.ending, entry.reroute, entry.waiting = None, False, None, None
-        entry.echoed, entry.held, entry.unanswered_ticks = False, [], 0
+        entry.echoed, entry.held, entry.unanswered_ticks, entry.resuming = False, [], 0, None
         try:
             prepared = table.planner.start(
                 name,
@@ -430,6 +446,115 @@ class TrafficLink:
         entry.placed = True
         prepared.order()  # issue it now: the planner cuts updates from it from now on
         return prepared
+
+    def resume(
+        self,
+        site_id: str,
+        robot: RobotKey,
+        compiled: CompiledMission,
+        robot_class: RobotClass | None = None,
+        *,
+        node: int,
+        released: int,
+        release_cap: int | None = None,
+        echoed: bool = True,
+    ) -> bool:
+        """Take a mission order the robot already runs back under traffic control.
+
+        After a server restart: ``compiled`` is the order as issued so far (updates go on
+        from its last orderUpdateId), the robot was last at node ``node`` and is released
+        through node ``released`` (``echoed``: its state shows the order already). Its
+        place and released path are reserved now, or on a later tick from where it then
+        is if another robot holds some of that. False if the site has no table or the
+        path does not fit it: the order runs on outside traffic control.
+        """
+        with self._lock:
+            self._robot_sites.setdefault(robot, site_id)
+            table = self._sites.get(site_id)
+            if table is None:
+                self.counters.unmanaged += 1
+                log.warning("traffic control: no table for site %s; %s runs free", site_id, robot)
+                return False
+            entry = self._entries.get(robot)
+            if entry is None or entry.site_id != site_id:
+                entry = self._entries[robot] = _Entry(robot, site_id)
+                self._by_name[robot_name(robot)] = robot
+            entry.robot_class = robot_class
+            entry.role, entry.order_id = Role.MISSION, compiled.order_id
+            entry.last_sequence, entry.ending, entry.reroute, entry.waiting = (
+                None,
+                False,
+                None,
+                None,
+            )
+            entry.echoed, entry.held, entry.unanswered_ticks = echoed, [], 0
+            entry.resuming = _Resuming(compiled, release_cap, node, released)
+            try:
+                self._resume(table, entry, node, released)
+            except TrafficError as exc:
+                self.counters.unmanaged += 1
+                log.warning("traffic control: %s runs free: %s", robot_name(robot), exc)
+                entry.role, entry.order_id, entry.resuming = Role.STANDING, None, None
+                if robot_name(robot) not in table.manager.robots:
+                    entry.placed = False
+                    self._place(robot)
+                return False
+        self._schedule_flush()
+        return True
+
+    def _resume(self, table: _SiteTable, entry: _Entry, node: int, released: int) -> None:
+        """Plan a resuming robot; left resuming (placed where it stands) on a conflict."""
+        resuming = entry.resuming
+        if resuming is None:
+            return
+        name = robot_name(entry.key)
+        cap = resuming.release_cap
+        try:
+            updates = table.planner.resume(
+                name,
+                resuming.compiled,
+                node=node,
+                released=released,
+                priority=_priority(resuming.compiled),
+                robot_class=entry.robot_class,
+                release_cap=None if cap is None or cap < released else cap,
+            )
+        except ReservationConflict as exc:
+            log.info("traffic control: %s; its order is planned once that is free", exc)
+            if name not in table.manager.robots:
+                self._place(entry.key)
+            return
+        entry.resuming = None
+        entry.placed = True
+        entry.last_sequence = 2 * node
+        self._queue(updates)
+        log.info(
+            "traffic control: %s runs %s again under control, at node %s, released through %s",
+            name,
+            resuming.compiled.order_id,
+            node,
+            released,
+        )
+
+    def _retry_resumes(self, table: _SiteTable) -> None:
+        for entry in list(self._entries.values()):
+            resuming = entry.resuming
+            if resuming is None or self._sites.get(entry.site_id) is not table:
+                continue
+            live = self.live.get(*entry.key)
+            state = live.state if live is not None else None
+            if state is not None and state.order_id == resuming.compiled.order_id:
+                node, released = _progress_of(state)
+            elif not entry.echoed:
+                node, released = resuming.node, resuming.released
+            else:
+                self._end(entry)  # the robot no longer runs it
+                continue
+            try:
+                self._resume(table, entry, node, released)
+            except TrafficError as exc:
+                self.counters.errors += 1
+                log.warning("traffic control: %s: %s", robot_name(entry.key), exc)
 
     def _issue(self, robot: RobotKey, compiled: CompiledMission, send: bool) -> CompiledMission:
         if send:
@@ -481,6 +606,7 @@ class TrafficLink:
         name = robot_name(entry.key)
         entry.role, entry.order_id, entry.ending = Role.STANDING, None, False
         entry.waiting, entry.reroute, entry.last_sequence = None, None, None
+        entry.resuming = None
         if table is None:
             return
         self._queue(table.planner.finish(name))
@@ -539,6 +665,8 @@ class TrafficLink:
         sequence = state.last_node_sequence_id
         if sequence == entry.last_sequence or not state.last_node_id or entry.waiting:
             return
+        if entry.resuming is not None:
+            return  # not planned yet: planned from where it then is
         entry.last_sequence = sequence
         try:
             self._queue(table.planner.on_node(robot_name(entry.key), sequence // 2))
@@ -578,6 +706,7 @@ class TrafficLink:
             self._drop_untaken_ways()
             for table in self._sites.values():
                 self._start_waiting(table)
+                self._retry_resumes(table)
                 self._queue(table.planner.advance())
                 self._check(table)
                 self._clear_the_way(table)
@@ -1157,6 +1286,13 @@ def _queued_behind(waits: dict[str, str], blocker: str) -> list[str]:
                     nxt.append(robot)
         frontier = nxt
     return out
+
+
+def _progress_of(state: State) -> tuple[int, int]:
+    """(node the robot was last at, node it is released through) of the order it runs."""
+    node = state.last_node_sequence_id // 2
+    released = [n.sequence_id // 2 for n in state.node_states if n.released]
+    return node, max([node, *released])
 
 
 def _stall_key(name: str) -> str:

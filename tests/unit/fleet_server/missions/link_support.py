@@ -13,7 +13,8 @@ robots than its capacity.
 
 A robot taken offline (:meth:`LinkWorld.disconnect`) stops where it is and reports nothing
 until :meth:`LinkWorld.reconnect`; the link's clock is the world's, and the alarms it
-raises are kept in :attr:`LinkWorld.alarms`.
+raises are kept in :attr:`LinkWorld.alarms`. :meth:`LinkWorld.restart` plays a server
+restart: a link that knows nothing of the old one's reservations takes over.
 """
 
 from __future__ import annotations
@@ -104,20 +105,11 @@ class LinkWorld:
     offline: set[str] = field(default_factory=set)
     closest_m: float = math.inf
     _read: int = 0
+    _feeds_link: bool = True
 
     def __post_init__(self) -> None:
         self.orders = OrderPublisher(self.wire, self.live, "uagv", echo_timeout_s=1e6)
-        self.link = TrafficLink(
-            self.orders,
-            self.live,
-            self.progress,
-            config=self.config,
-            check_invariants=True,
-            on_reroute=lambda key, compiled: self.rerouted.append((key, compiled.order_id)),
-            raise_alarm=self.alarms.append,
-            monotonic=lambda: self.t,
-        )
-        self.link.add_site(SITE_ID, self.site)
+        self.link = self._new_link()
         self.live.add_listener(self._on_event)
         waypoints = {wp.id: wp for wp in self.site.all_waypoints()}
         waypoints |= {wp.name: wp for wp in self.site.all_waypoints() if wp.name}
@@ -136,6 +128,34 @@ class LinkWorld:
             self._report(self.robots[serial])
             self.link.set_robot_site(key, SITE_ID)
 
+    def _new_link(self) -> TrafficLink:
+        link = TrafficLink(
+            self.orders,
+            self.live,
+            self.progress,
+            config=self.config,
+            check_invariants=True,
+            on_reroute=lambda key, compiled: self.rerouted.append((key, compiled.order_id)),
+            raise_alarm=self.alarms.append,
+            monotonic=lambda: self.t,
+        )
+        link.add_site(SITE_ID, self.site)
+        return link
+
+    def restart(self, link: TrafficLink | None = None) -> TrafficLink:
+        """The server restarts: a new link with an empty table takes over (``link``: a
+        restarted runtime's, which follows the robots' states itself) and places the
+        robots where they stand. The robots go on with the orders they have."""
+        self._feeds_link = link is None
+        if link is None:
+            link = self._new_link()
+        else:
+            link.add_site(SITE_ID, self.site)
+        self.link = link
+        for serial in self.robots:
+            link.set_robot_site((MANUFACTURER, serial), SITE_ID)
+        return link
+
     @property
     def manager(self) -> TrafficManager:
         manager = self.link.manager(SITE_ID)
@@ -145,7 +165,8 @@ class LinkWorld:
     def _on_event(self, event: str, robot: RobotLive) -> None:
         if event != RobotEvent.STATE or robot.state is None:
             return
-        self.link.on_state(robot)
+        if self._feeds_link:
+            self.link.on_state(robot)
         for progress in self.progress.on_state(robot.key, robot.state):
             if progress.kind is ProgressKind.ORDER_DONE:
                 self.running.pop(robot.key, None)
@@ -248,6 +269,15 @@ class LinkWorld:
                     gap = math.hypot(a.x - b.x, a.y - b.y)
                     self.closest_m = min(self.closest_m, gap)
                     assert gap >= self.min_gap_m, (a, b)
+
+
+def under_way(world: LinkWorld, serial: str) -> tuple[int, int, int]:
+    """(node last at, node released through, orderUpdateId) of the order the robot runs."""
+    live = world.live.get(MANUFACTURER, serial)
+    assert live is not None and live.state is not None
+    state = live.state
+    released = max(n.sequence_id // 2 for n in state.node_states if n.released)
+    return state.last_node_sequence_id // 2, released, state.order_update_id
 
 
 def _in_lift(world: LinkWorld, body: KinematicRobot) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,20 @@ from fleet_server.sites.store import SiteStore
 from missions.compiler import QuietHours, RobotProfile, StartPose, compile_mission
 from missions.sites import Site
 from missions.types import Capability, parse_mission
-from tests.unit.fleet_server.missions.link_support import Wire
+from tests.unit.fleet_server.missions.link_support import (
+    MANUFACTURER,
+    SITE_ID,
+    LinkWorld,
+    Wire,
+    under_way,
+)
+from tests.unit.fleet_server.missions.link_support import profile as link_profile
 from tests.unit.fleet_server.traffic.traffic_support import fixture_site
 from tests.unit.missions.compiler.compiler_support import clinic_with_rooms
 
 QUIET_SITE = "quiet-clinic"
+QUIET = clinic_with_rooms(fixture_site("clinic")).model_copy(update={"name": "quiet clinic"})
+"""The clinic with its rooms drawn in, as another site."""
 
 
 @dataclass
@@ -35,21 +45,24 @@ class Server:
     db: Database
     sites: SiteStore
 
-    def runtime(self, live: LiveFleet | None = None) -> MissionRuntime:
+    def runtime(
+        self, live: LiveFleet | None = None, orders: OrderPublisher | None = None
+    ) -> MissionRuntime:
         """A freshly started runtime (nothing in memory) on the stored data."""
         live = live or LiveFleet(1e9)
-        return MissionRuntime(self.db, live, OrderPublisher(Wire(), live, "uagv"), self.sites)
+        orders = orders or OrderPublisher(Wire(), live, "uagv")
+        return MissionRuntime(self.db, live, orders, self.sites)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("server")
-    url = f"sqlite:///{(folder / 'fleet.db').as_posix()}"
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    url = f"sqlite:///{(tmp_path / 'fleet.db').as_posix()}"
     upgrade_to_head(url)
     db = Database.open(url)
-    sites = SiteStore(folder)
+    sites = SiteStore(tmp_path)
     with db.session() as session:
-        sites.create(session, clinic_with_rooms(fixture_site("clinic")), folder, site_id=QUIET_SITE)
+        sites.create(session, fixture_site("clinic"), tmp_path, site_id=SITE_ID)
+        sites.create(session, QUIET, tmp_path, site_id=QUIET_SITE)
     yield Server(db, sites)
     db.close()
 
@@ -99,7 +112,7 @@ QUIET_ROOM = QuietHours({"treatment_1": ((0.0, 86_400.0),)})
 def test_an_order_with_actions_silenced_for_quiet_hours_is_followed_again(
     server: Server,
 ) -> None:
-    site: Site = clinic_with_rooms(fixture_site("clinic"))
+    site: Site = QUIET
     spec = {
         "kind": "patrol",
         "site": QUIET_SITE,
@@ -167,3 +180,39 @@ def test_recorded_quiet_hours_that_are_not_quiet_hours_are_refused_naming_the_fi
         read_start({"waypoint": "L1:396", "quiet_hours": {"windows": {"a": [[5, "x"]]}}})
     pose, quiet = read_start({"waypoint": "L1:396"})
     assert pose == StartPose(waypoint="L1:396") and quiet is None
+
+
+def test_a_robot_under_way_at_a_restart_goes_on_under_traffic_control(server: Server) -> None:
+    # a drives L1:396 -> 444 -> 416 -> 399 -> 401 -> 402 -> 403 when the server restarts;
+    # b, sent by the restarted server, follows it to L1:399.
+    world = LinkWorld(fixture_site("clinic"), {"a": "L1:396", "b": "L1:394"})
+    spec = {"kind": "patrol", "site": SITE_ID, "checkpoints": ["L1:403"], "dwell_s": 1}
+    mission_id = add_mission(server, SITE_ID, "a", spec, MissionState.ACTIVE)
+    prepared = world.start("a", "L1:403", str(mission_id))
+    first = server.runtime()
+    key = (MANUFACTURER, "a")
+    first.recovery.record_dispatches(
+        [_Dispatch(mission_id, key, prepared, SITE_ID, link_profile("a"))]
+    )
+    first.close()
+    for _ in range(70):
+        world.step()
+    node, released, update_id = under_way(world, "a")
+    assert 0 < node < released < len(prepared.nodes) - 1
+
+    restarted = server.runtime(world.live, world.orders)
+    traffic = world.restart(restarted.traffic)
+    asyncio.run(restarted.recovery.adopt_live_missions())
+    manager = traffic.manager(SITE_ID)
+    assert manager is not None
+    wanted = {f"waypoint:{wp}" for wp in prepared.node_waypoints[node : released + 1]}
+    assert wanted <= manager.holds("acme/a")
+    # Nothing released outside traffic control: the restarted table releases the rest.
+    assert restarted.recovery.resent == 0 and traffic.counters.unmanaged == 0
+    run = restarted.running[mission_id]
+    world.start("b", "L1:399", "m-b")
+    world.run(600)
+    assert sorted(world.done) == ["a", "b"]
+    assert (run.compiled.last_update_id or 0) > update_id
+    assert traffic.counters.reservation_conflicts == traffic.counters.errors == 0
+    restarted.close()

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from fleet_server.alarms.model import ClearAlarms, RaiseAlarm
-from fleet_server.dispatch.traffic import TrafficConfig
+from fleet_server.dispatch.traffic import TrafficConfig, TrafficPath
 from fleet_server.fleet.live_state import LiveFleet
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress
@@ -30,6 +30,7 @@ from tests.unit.fleet_server.missions.link_support import (
     Wire,
     patrol_to,
     profile,
+    under_way,
 )
 from tests.unit.fleet_server.traffic.traffic_support import fixture_site
 
@@ -180,6 +181,60 @@ def test_a_robot_stopped_by_a_fatal_error_with_no_way_around_is_alarmed_until_it
     assert [type(a) for a in world.alarms] == [RaiseAlarm, ClearAlarms]
     assert counters.stalls == 1
     assert counters.reservation_conflicts == counters.errors == 0
+
+
+def test_after_a_restart_a_robot_under_way_is_planned_again_from_where_it_is(
+    clinic: Site,
+) -> None:
+    # a drives L1:396 -> 444 -> 416 -> 399 -> 401 -> 402 -> 403; the server restarts on
+    # the way and b, sent after the restart, follows a to L1:399.
+    world = LinkWorld(clinic, {"a": "L1:396", "b": "L1:394"})
+    prepared = world.start("a", "L1:403", "m-a")
+    for _ in range(70):
+        world.step()
+    node, released, update_id = under_way(world, "a")
+    assert 0 < node < released < len(prepared.nodes) - 1
+    link = world.restart()
+    assert link.resume(SITE_ID, (MANUFACTURER, "a"), prepared, node=node, released=released)
+    manager = link.manager(SITE_ID)
+    assert manager is not None
+    wanted = {f"waypoint:{wp}" for wp in prepared.node_waypoints[node : released + 1]}
+    assert wanted <= manager.holds("acme/a")
+    sent = len(orders_to(world, "a"))
+    world.start("b", "L1:399", "m-b")
+    world.run(600)
+    assert sorted(world.done) == ["a", "b"]
+    # a's release went on from where it stood: the same order, the next orderUpdateIds.
+    after = orders_to(world, "a")[sent:]
+    assert after and {o for o, _, _ in after} == {"m-a"}
+    assert [u for _, u, _ in after] == list(range(update_id + 1, update_id + 1 + len(after)))
+    counters = link.counters
+    assert counters.reservation_conflicts == counters.errors == counters.unmanaged == 0
+
+
+def test_a_resumed_robot_whose_released_path_another_holds_is_planned_once_it_is_free(
+    clinic: Site,
+) -> None:
+    world = LinkWorld(clinic, {"a": "L1:396"})
+    prepared = world.start("a", "L1:403", "m-a")
+    for _ in range(70):
+        world.step()
+    node, released, _ = under_way(world, "a")
+    link = world.restart()
+    manager = link.manager(SITE_ID)
+    assert manager is not None
+    # Something else holds a waypoint a was released to (in the table, not in a's way).
+    taken = prepared.node_waypoints[released]
+    manager.plan("ghost", TrafficPath.from_waypoints([taken], manager.resources))
+    assert link.resume(SITE_ID, (MANUFACTURER, "a"), prepared, node=node, released=released)
+    standing = manager.holds("acme/a")
+    assert len(standing) == 1 and f"waypoint:{taken}" not in standing  # where it stands
+    world.step()
+    assert manager.holds("acme/a") == standing  # still waiting for the ghost's place
+    manager.release_all("ghost")
+    world.run(600)
+    assert world.done == ["a"]
+    assert link.counters.reservation_conflicts == link.counters.errors == 0
 
 
 def clinic_waypoint(site: Site, ident: str):  # type: ignore[no-untyped-def]
