@@ -225,6 +225,7 @@ def test_a_resumed_robot_whose_released_path_another_holds_is_planned_once_it_is
     assert manager is not None
     # Something else holds a waypoint a was released to (in the table, not in a's way).
     taken = prepared.node_waypoints[released]
+    assert taken is not None
     manager.plan("ghost", TrafficPath.from_waypoints([taken], manager.resources))
     assert link.resume(SITE_ID, (MANUFACTURER, "a"), prepared, node=node, released=released)
     standing = manager.holds("acme/a")
