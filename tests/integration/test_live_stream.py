@@ -654,13 +654,21 @@ def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
     admit_robots(server.services, MANUFACTURER, fleet, site_id="north")
     stop = threading.Event()
 
+    published: list[float] = []
+    failures: list[BaseException] = []
+
     def publish() -> None:
         x = 0.0
-        while not stop.is_set():
-            x += 0.5
-            for serial in fleet:
-                server.robots.pose(serial, x)
-            stop.wait(0.1)
+        try:
+            while not stop.is_set():
+                x += 0.5
+                for serial in fleet:
+                    server.robots.pose(serial, x)
+                published.append(x)
+                stop.wait(0.1)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+            raise
 
     publisher = threading.Thread(target=publish, daemon=True)
     publisher.start()
@@ -683,6 +691,7 @@ def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
             gc.collect()  # paho's topic matcher leaves cyclic garbage: count live memory only
             base = tracemalloc.take_snapshot().filter_traces(STREAM_CODE)
             offered_before = client.stats.offered
+            seen_before = server.live_pose_x(fleet[0])
             outbox_sizes = []
             pending_sizes = []
             # Until what an unbounded queue would hold is large enough to see (a busy
@@ -701,7 +710,13 @@ def test_a_client_that_stops_reading_costs_bounded_memory_then_is_dropped(
             tracemalloc.stop()
         grown = sum(stat.size_diff for stat in final.compare_to(base, "filename"))
         unbounded = offered * entry_bytes
-        assert unbounded > SIGNIFICANT_BYTES, "the load is too light to show anything"
+        assert unbounded > SIGNIFICANT_BYTES, (
+            "the load is too light to show anything: "
+            f"{offered} updates offered; published up to x={published[-1:]}, "
+            f"publisher failed with {failures}; the server saw robot 0 at x={seen_before} "
+            f"then x={server.live_pose_x(fleet[0])}; client close request "
+            f"{client.close_request}, stats {client.stats}; hub {hub.stats}"
+        )
         assert max(outbox_sizes) <= OUTBOX_FRAMES
         assert max(pending_sizes) <= len(fleet) + len(ROBOT_SITES) + 1
         print(f"live memory grew {grown} B while {unbounded} B of updates were offered")
