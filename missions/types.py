@@ -696,7 +696,7 @@ def load_mission_text(
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     try:
         data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: JSONDecodeError, huge integers
         raise MissionValidationError(
             [FieldError("", f"not valid {fmt}: {exc}", "syntax")], source
         ) from exc

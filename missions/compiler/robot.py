@@ -83,7 +83,7 @@ def load_robot_profile(path: str | Path) -> RobotProfile:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RobotProfileError(f"{file}: cannot read: {exc.strerror}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, huge integers
         raise RobotProfileError(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise RobotProfileError(f"{file}: top level must be a mapping")

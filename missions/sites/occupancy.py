@@ -90,6 +90,8 @@ def load_map_yaml(path: Path) -> MapMetadata:
         raise SiteImportError(f"malformed YAML: {exc}", file=fname, element=where) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SiteImportError(f"cannot read file: {exc}", file=fname) from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise SiteImportError(f"malformed YAML: {exc}", file=fname, element="document") from exc
     if not isinstance(doc, dict):
         raise SiteImportError("top level is not a mapping", file=fname, element="document")
     for key in ("image", "resolution", "origin", "negate", "occupied_thresh", "free_thresh"):

@@ -41,6 +41,8 @@ def load_building_yaml(path: Path) -> Mapping[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc)
         raise SiteImportError(f"malformed YAML: {problem}", file=path.name, element=where) from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise SiteImportError(f"malformed YAML: {exc}", file=path.name, element="document") from exc
     if not isinstance(doc, dict):
         raise SiteImportError("top level is not a mapping", file=path.name, element="document")
     return doc

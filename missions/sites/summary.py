@@ -34,10 +34,10 @@ def import_site(path: str | Path, **kwargs: Any) -> Site:
         )
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
-    except yaml.YAMLError:
-        doc = None  # let the importer report the exact position
     except (OSError, UnicodeDecodeError) as exc:
         raise SiteImportError(f"cannot read file: {exc}", file=path.name) from exc
+    except (yaml.YAMLError, ValueError):
+        doc = None  # let the importer report the exact position
     if isinstance(doc, dict) and "levels" in doc:
         return import_rmf_building(path, **kwargs)
     if isinstance(doc, dict) and "image" in doc and "resolution" in doc:

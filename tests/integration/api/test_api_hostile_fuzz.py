@@ -12,6 +12,7 @@ The default run is small; FLEET_LONG_TESTS=1 runs 100,000 cases on each database
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from fleet_server.app import create_app
 from fleet_server.settings import Settings
-from tests.integration.api.cast import Api
+from tests.integration.api.cast import ADMIN_PASSWORD, Api, sign_in
 from tests.support.hostile_json import (
     FULL_RUN_CASES,
     LONG_RUN,
@@ -193,8 +194,22 @@ def fuzz_targets(api: Api) -> Api:
     return api
 
 
+TOKEN_REFRESH_S = 300.0
+"""A long run outlasts the admin's access token (15 min): sign in again this often."""
+_signed_in_at: dict[int, float] = {}
+
+
+def _admin(api: Api) -> dict[str, str]:
+    """The admin's headers, with a token young enough for one operation's fuzz."""
+    now = time.monotonic()
+    if now - _signed_in_at.setdefault(id(api), now) > TOKEN_REFRESH_S:
+        api.headers["admin"] = sign_in(api.client, "admin", ADMIN_PASSWORD)
+        _signed_in_at[id(api)] = now
+    return api.as_("admin")
+
+
 def _fuzz(api: Api, op: Operation, examples: int) -> None:
-    admin = api.as_("admin")
+    admin = _admin(api)
     values = st.fixed_dictionaries({name: _path_value(name) for name in op.path_params})
 
     @given(values=values, body=_body_strategy(op))

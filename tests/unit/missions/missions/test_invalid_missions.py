@@ -166,6 +166,9 @@ def test_api_validation_carries_the_same_location(
         ('{"kind": "patrol",', "not valid json"),
         ("- just\n- a list\n", "must be a mapping"),
         ("", "must be a mapping"),
+        # More digits than Python converts to an int: a ValueError of its own.
+        ("kind: patrol\ndwell_s: " + "9" * 5000, "not valid yaml"),
+        ('{"kind": "patrol", "dwell_s": ' + "9" * 5000 + "}", "not valid json"),
     ],
 )
 def test_unparseable_text_is_refused(text: str, message: str) -> None:

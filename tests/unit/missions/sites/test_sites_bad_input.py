@@ -49,6 +49,19 @@ def test_malformed_yaml(rmf_copy: RmfCopy) -> None:
     assert "malformed YAML" in str(err)
 
 
+def test_an_integer_too_long_to_convert_is_malformed_yaml(rmf_copy: RmfCopy) -> None:
+    # Python refuses to turn more than 4300 digits into an int (a ValueError, not a
+    # YAMLError); the API fuzz once got a 500 from it.
+    huge = "9" * 5000
+    path = rmf_copy(
+        "office", lambda t: t.replace("    elevation: 0\n", f"    elevation: {huge}\n", 1)
+    )
+    for load in (import_rmf_building, import_site):
+        err = _raises(lambda load=load: load(path))  # type: ignore[misc]
+        assert (err.file, err.element) == ("office.building.yaml", "document")
+        assert "malformed YAML" in str(err) and "4300" in str(err)
+
+
 def test_lane_pointing_at_missing_vertex(rmf_copy: RmfCopy) -> None:
     path = rmf_copy("office", lambda t: t.replace("      - [43, 44, {", "      - [43, 999, {", 1))
     err = _raises(lambda: import_rmf_building(path))
