@@ -123,6 +123,8 @@ class Running:
     """The mission as stored, when `compiled.mission` is only what was left of it."""
     quiet: QuietHours | None = None
     """The quiet hours the order was compiled with (recovery compiles it again with them)."""
+    home: str | None = None
+    """The graph waypoint the robot set out from (a guide goes back there after a no-show)."""
 
 
 @dataclass
@@ -552,6 +554,7 @@ class MissionRuntime:
             full_spec=dispatch.full_spec,
             rounds_done=0 if dispatch.resumption is None else dispatch.resumption.rounds_done,
             quiet=dispatch.quiet,
+            home=next((wp for wp in dispatch.compiled.node_waypoints if wp is not None), None),
         )
         self.running[dispatch.mission_id] = run
         for action_type in dispatch.before:
@@ -614,13 +617,14 @@ class MissionRuntime:
                 if (
                     MissionState(mission.state) in TERMINAL_STATES
                     and event.kind is not ProgressKind.CANCELLED
+                    and not run.return_after_cancel  # followed until cancelled, then sent back
                 ):
                     self._finish(run)
         return follow
 
     def _after_terminal(self, run: Running, event: ProgressEvent, follow: _FollowUps) -> None:
         if event.kind is ProgressKind.CANCELLED and run.return_after_cancel:
-            follow.orders.append((run.robot, self._return_order(run)))
+            follow.orders.append((run.robot, self._way_back(run)))
         if event.kind in (ProgressKind.CANCELLED, ProgressKind.ORDER_DONE):
             self._finish(run)
 
@@ -816,6 +820,26 @@ class MissionRuntime:
         )
         self._track(run)
         follow.orders.append((run.robot, run.compiled.order()))
+
+    def _way_back(self, run: Running) -> Order:
+        """The order back to where the robot set out from, through traffic control (a drive
+        like a robot making way); along the way it came where traffic control cannot."""
+        compiled = run.compiled
+        home = run.home or next((wp for wp in compiled.node_waypoints if wp is not None), None)
+        if home is not None:
+            speed = max((e.max_speed or 0.0 for e in compiled.edges), default=0.0)
+            walk = self.traffic.walk(
+                run.site_id,
+                run.robot,
+                home,
+                order_id=f"{run.mission_id}-return",
+                mission=compiled.mission,
+                speed_m_s=speed or run.profile.max_speed_m_s,
+                robot_class=run.profile.robot_class,
+            )
+            if walk is not None:
+                return walk.order()
+        return self._return_order(run)
 
     def _return_order(self, run: Running) -> Order:
         """Back along the way it came, from the meeting point to the first node."""

@@ -18,6 +18,8 @@ they produce:
   order update (same orderId, next orderUpdateId, stitched at the old decision point).
 - Mission end (:meth:`TrafficLink.finish`): once the robot stands still, its path is
   freed; it keeps the place it stands on.
+- A drive of the server's own (:meth:`TrafficLink.walk`: a guide going back to where it
+  started after a no-show) goes through the table like a robot making way.
 - After a server restart (:meth:`TrafficLink.resume`): a mission order a robot already
   runs is planned from the node it was last at, holding what it was released; later
   updates extend its release as for any mission. If another robot holds some of that,
@@ -69,7 +71,7 @@ from fleet_server.alarms.model import AlarmChange, ClearAlarms, RaiseAlarm
 from fleet_server.db import Database
 from fleet_server.db.models import Robot
 from fleet_server.dispatch.traffic import TrafficConfig, TrafficManager, TrafficPath
-from fleet_server.dispatch.traffic_deadlock import Refuge, find_refuge
+from fleet_server.dispatch.traffic_deadlock import Refuge, find_refuge, find_way
 from fleet_server.dispatch.traffic_errors import (
     ReservationConflict,
     TrafficError,
@@ -83,7 +85,7 @@ from fleet_server.fleet.progress import MissionProgress
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound, SiteStore
 from missions.compiler import CompiledMission
 from missions.sites import RobotClass, Site
-from missions.types import PatrolMission
+from missions.types import MissionSpec, PatrolMission
 from missions.vda5050 import (
     Action,
     ActionStatus,
@@ -125,6 +127,8 @@ class Role(StrEnum):
     STANDING = "standing"
     MISSION = "mission"
     MAKE_WAY = "make_way"
+    WALK = "walk"
+    """A drive outside any mission (a guide going back after a no-show)."""
 
 
 @dataclass
@@ -421,7 +425,7 @@ class TrafficLink:
         self, table: _SiteTable, entry: _Entry, compiled: CompiledMission, role: Role
     ) -> CompiledMission:
         name = robot_name(entry.key)
-        priority = MAKE_WAY_PRIORITY if role is Role.MAKE_WAY else _priority(compiled)
+        priority = MAKE_WAY_PRIORITY if role is not Role.MISSION else _priority(compiled)
         entry.role, entry.order_id = role, compiled.order_id
         entry.last_sequence, entry.ending, entry.reroute, entry.waiting = None, False, None, None
         entry.echoed, entry.held, entry.unanswered_ticks, entry.resuming = False, [], 0, None
@@ -446,6 +450,67 @@ class TrafficLink:
         entry.placed = True
         prepared.order()  # issue it now: the planner cuts updates from it from now on
         return prepared
+
+    def walk(
+        self,
+        site_id: str,
+        robot: RobotKey,
+        to_waypoint: str,
+        *,
+        order_id: str,
+        mission: MissionSpec,
+        speed_m_s: float,
+        robot_class: RobotClass | None = None,
+    ) -> CompiledMission | None:
+        """Send ``robot`` to ``to_waypoint`` by the shortest way, through the table.
+
+        Like a robot making way: the drive is released as its way is free, and the robot
+        counts as busy (:meth:`busy`) until it stands at the end. ``mission`` labels the
+        plan. Returns the drive with its initial order issued (send ``returned.order()``);
+        None if the site has no table, the robot is not on it yet, or no way leads there.
+        """
+        with self._lock:
+            table = self._sites.get(site_id)
+            entry = self._entries.get(robot)
+            live = self.live.get(*robot)
+            if table is None or entry is None or entry.site_id != site_id or live is None:
+                self.counters.unmanaged += 1
+                log.warning("traffic control: %s drives to %s without it", robot, to_waypoint)
+                return None
+            name = robot_name(robot)
+            manager = table.manager
+            pose = live.pose
+            if name in manager.robots:
+                here: str | None = manager.path(name).anchors[manager.current_node(name)]
+            elif pose is not None:
+                here = _nearest_waypoint(table, pose.x, pose.y, pose.map_id)
+            else:
+                here = None
+            way = (
+                find_way(manager.resources, robot_class, here, to_waypoint, taken=())
+                if here is not None and to_waypoint in manager.resources.waypoints
+                else None
+            )
+            if way is None:
+                self.counters.unmanaged += 1
+                log.warning("traffic control: no way for %s to %s", name, to_waypoint)
+                return None
+            entry.robot_class = robot_class
+            compiled = walk_mission(
+                manager.resources,
+                way,
+                mission=mission,
+                order_id=order_id,
+                manufacturer=robot[0],
+                serial_number=robot[1],
+                speed_m_s=speed_m_s,
+                start=(pose.x, pose.y, pose.map_id) if pose is not None else None,
+            )
+            prepared = self._start_on(table, entry, compiled, Role.WALK)
+            if prepared is compiled:
+                return None  # the table refused the path (counted, logged)
+            log.info("traffic control: %s drives to %s (%s)", name, to_waypoint, order_id)
+            return prepared
 
     def resume(
         self,
@@ -599,7 +664,9 @@ class TrafficLink:
         """Whether the robot drives for traffic control (making way, stepping aside)."""
         with self._lock:
             entry = self._entries.get(robot)
-            return entry is not None and (entry.role is Role.MAKE_WAY or entry.reroute is not None)
+            return entry is not None and (
+                entry.role in (Role.MAKE_WAY, Role.WALK) or entry.reroute is not None
+            )
 
     def _end(self, entry: _Entry) -> None:
         table = self._sites.get(entry.site_id)
@@ -722,7 +789,7 @@ class TrafficLink:
         """A make-way order the robot has not taken for a while (refused, lost) is dropped:
         the robot still stands where it was, and keeps only that place."""
         for entry in list(self._entries.values()):
-            if entry.role is not Role.MAKE_WAY or entry.echoed or entry.reroute is not None:
+            if entry.role not in (Role.MAKE_WAY, Role.WALK) or entry.echoed or entry.reroute:
                 continue
             entry.unanswered_ticks += 1
             if entry.unanswered_ticks > UNTAKEN_WAY_TICKS:

@@ -271,6 +271,17 @@ class LinkWorld:
                     assert gap >= self.min_gap_m, (a, b)
 
 
+def orders_to(world: LinkWorld, serial: str) -> list[tuple[str, int, int]]:
+    """(orderId, orderUpdateId, last released sequenceId) of each order sent to ``serial``."""
+    out = []
+    for topic, payload in world.wire.sent:
+        if topic.endswith(f"/{serial}/order"):
+            order = decode_order(payload)
+            released = max(n.sequence_id for n in order.nodes if n.released)
+            out.append((order.order_id, order.order_update_id, released))
+    return out
+
+
 def under_way(world: LinkWorld, serial: str) -> tuple[int, int, int]:
     """(node last at, node released through, orderUpdateId) of the order the robot runs."""
     live = world.live.get(MANUFACTURER, serial)

@@ -4,21 +4,15 @@ follows again what the first one recorded."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from fleet_server.db import Database, upgrade_to_head
-from fleet_server.db.models import Mission, MissionOrder, Robot
-from fleet_server.fleet.live_state import LiveFleet
-from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.db.models import Mission, MissionOrder
 from fleet_server.missions.recovery import plan_digest
-from fleet_server.missions.runtime import MissionRuntime, _Dispatch
+from fleet_server.missions.runtime import _Dispatch
 from fleet_server.missions.states import MissionState
-from fleet_server.sites.store import SiteStore
 from missions.compiler import QuietHours, RobotProfile, StartPose, compile_mission
 from missions.sites import Site
 from missions.types import Capability, parse_mission
@@ -26,73 +20,22 @@ from tests.unit.fleet_server.missions.link_support import (
     MANUFACTURER,
     SITE_ID,
     LinkWorld,
-    Wire,
     under_way,
 )
 from tests.unit.fleet_server.missions.link_support import profile as link_profile
+from tests.unit.fleet_server.missions.server_support import (
+    QUIET,
+    QUIET_SITE,
+    Server,
+    stored_server,
+)
 from tests.unit.fleet_server.traffic.traffic_support import fixture_site
-from tests.unit.missions.compiler.compiler_support import clinic_with_rooms
-
-QUIET_SITE = "quiet-clinic"
-QUIET = clinic_with_rooms(fixture_site("clinic")).model_copy(update={"name": "quiet clinic"})
-"""The clinic with its rooms drawn in, as another site."""
-
-
-@dataclass
-class Server:
-    """What a server keeps across a restart: its database and its sites."""
-
-    db: Database
-    sites: SiteStore
-
-    def runtime(
-        self, live: LiveFleet | None = None, orders: OrderPublisher | None = None
-    ) -> MissionRuntime:
-        """A freshly started runtime (nothing in memory) on the stored data."""
-        live = live or LiveFleet(1e9)
-        orders = orders or OrderPublisher(Wire(), live, "uagv")
-        return MissionRuntime(self.db, live, orders, self.sites)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    url = f"sqlite:///{(tmp_path / 'fleet.db').as_posix()}"
-    upgrade_to_head(url)
-    db = Database.open(url)
-    sites = SiteStore(tmp_path)
-    with db.session() as session:
-        sites.create(session, fixture_site("clinic"), tmp_path, site_id=SITE_ID)
-        sites.create(session, QUIET, tmp_path, site_id=QUIET_SITE)
-    yield Server(db, sites)
-    db.close()
-
-
-def add_mission(
-    server: Server, site_id: str, serial: str, spec: dict[str, object], state: MissionState
-) -> uuid.UUID:
-    """A mission row in ``state`` for the robot ``acme/<serial>`` (registered if new)."""
-    with server.db.session() as session:
-        robot = session.query(Robot).filter_by(manufacturer="acme", serial_number=serial).first()
-        if robot is None:
-            robot = Robot(
-                manufacturer="acme",
-                serial_number=serial,
-                kind="service_robot",
-                capabilities=["patrol"],
-                site_id=site_id,
-            )
-            session.add(robot)
-            session.flush()
-        mission = Mission(
-            site_id=site_id,
-            kind=str(spec["kind"]),
-            spec=spec,
-            state=state,
-            robot_id=robot.id,
-        )
-        session.add(mission)
-        session.commit()
-        return mission.id
+    with stored_server(tmp_path) as stored:
+        yield stored
 
 
 def robot_profile(serial: str) -> RobotProfile:
@@ -122,7 +65,7 @@ def test_an_order_with_actions_silenced_for_quiet_hours_is_followed_again(
             {"waypoint": "L1_left_treatment_1", "speak_on_arrival": "inside"},
         ],
     }
-    mission_id = add_mission(server, QUIET_SITE, "q1", spec, MissionState.ACTIVE)
+    mission_id = server.add_mission("q1", spec, MissionState.ACTIVE, site_id=QUIET_SITE)
     profile = robot_profile("q1")
     compiled = compile_mission(
         parse_mission({**spec, "site": site.name}),
@@ -187,7 +130,7 @@ def test_a_robot_under_way_at_a_restart_goes_on_under_traffic_control(server: Se
     # b, sent by the restarted server, follows it to L1:399.
     world = LinkWorld(fixture_site("clinic"), {"a": "L1:396", "b": "L1:394"})
     spec = {"kind": "patrol", "site": SITE_ID, "checkpoints": ["L1:403"], "dwell_s": 1}
-    mission_id = add_mission(server, SITE_ID, "a", spec, MissionState.ACTIVE)
+    mission_id = server.add_mission("a", spec, MissionState.ACTIVE)
     prepared = world.start("a", "L1:403", str(mission_id))
     first = server.runtime()
     key = (MANUFACTURER, "a")

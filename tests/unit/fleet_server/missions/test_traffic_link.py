@@ -28,6 +28,7 @@ from tests.unit.fleet_server.missions.link_support import (
     SITE_ID,
     LinkWorld,
     Wire,
+    orders_to,
     patrol_to,
     profile,
     under_way,
@@ -38,17 +39,6 @@ from tests.unit.fleet_server.traffic.traffic_support import fixture_site
 @pytest.fixture(scope="module")
 def clinic() -> Site:
     return fixture_site("clinic")
-
-
-def orders_to(world: LinkWorld, serial: str) -> list[tuple[str, int, int]]:
-    """(orderId, orderUpdateId, last released sequenceId) of each order sent to ``serial``."""
-    out = []
-    for topic, payload in world.wire.sent:
-        if topic.endswith(f"/{serial}/order"):
-            order = decode_order(payload)
-            released = max(n.sequence_id for n in order.nodes if n.released)
-            out.append((order.order_id, order.order_update_id, released))
-    return out
 
 
 def instant_to(world: LinkWorld, serial: str) -> list[str]:

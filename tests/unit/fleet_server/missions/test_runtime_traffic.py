@@ -1,0 +1,106 @@
+"""Drives the mission runtime makes outside a mission go through traffic control: a guide
+whose visitor does not come goes back through the reservation table.
+
+The runtime (on a real SQLite database) drives `LinkWorld` robots: real agents' executors
+on kinematic bodies, orders and states through the real publisher and live fleet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from fleet_server.missions.runtime import MissionRuntime, _Dispatch
+from fleet_server.missions.states import MissionState
+from missions.compiler import StartPose, compile_mission
+from missions.types import Capability, parse_mission
+from tests.unit.fleet_server.missions.link_support import (
+    MANUFACTURER,
+    SITE_ID,
+    LinkWorld,
+    orders_to,
+    profile,
+)
+from tests.unit.fleet_server.missions.server_support import Server, stored_server
+from tests.unit.fleet_server.traffic.traffic_support import fixture_site
+
+
+def follow(world: LinkWorld, runtime: MissionRuntime, mission_id: uuid.UUID) -> None:
+    """One step of the world with the runtime applying what its robots reported."""
+    world.step()
+    events = list(runtime._events)
+    runtime._events.clear()
+    if events:
+        runtime._publish(runtime._apply_progress(events))
+        world.deliver()
+    if mission_id not in runtime.running:
+        world.running.pop((MANUFACTURER, "g"), None)
+
+
+def dispatch_guidance(server: Server, world: LinkWorld, runtime: MissionRuntime) -> uuid.UUID:
+    """g (at L1:396) is sent to meet a visitor at L1:399 who never comes (returns home)."""
+    spec = {
+        "kind": "guidance",
+        "site": SITE_ID,
+        "from": "L1:399",
+        "to": "L1:403",
+        "wait_for_person_timeout_s": 3,
+        "on_no_show": "return_to_start",
+    }
+    mission_id = server.add_mission("g", spec, MissionState.DISPATCHED, capabilities=("guidance",))
+    guide = profile("g").model_copy(update={"capabilities": (Capability.GUIDANCE,)})
+    compiled = compile_mission(
+        parse_mission({**spec, "site": world.site.name}),
+        world.site,
+        guide,
+        start=StartPose(waypoint="L1:396"),
+        order_id=str(mission_id),
+    )
+    assert compiled.meeting_node_index is not None
+    dispatch = _Dispatch(
+        mission_id,
+        (MANUFACTURER, "g"),
+        compiled.with_initial_release(compiled.meeting_node_index),
+        SITE_ID,
+        guide,
+    )
+    runtime._through_traffic([dispatch])
+    runtime._send_initial(dispatch)
+    world.running[(MANUFACTURER, "g")] = str(mission_id)
+    world.deliver()
+    return mission_id
+
+
+def test_a_guide_whose_visitor_does_not_come_goes_back_through_traffic_control(
+    tmp_path: Path,
+) -> None:
+    with stored_server(tmp_path) as server:
+        world = LinkWorld(fixture_site("clinic"), {"g": "L1:396", "y": "L1:394"})
+        world.robots["g"].surroundings.person_following = False
+        runtime = server.runtime(world.live, world.orders)
+        traffic = world.restart(runtime.traffic)
+        key = (MANUFACTURER, "g")
+        mission_id = dispatch_guidance(server, world, runtime)
+        while mission_id in runtime.running:
+            assert world.t < 300, world.link.snapshot(SITE_ID)
+            follow(world, runtime, mission_id)
+        assert server.state(mission_id) is MissionState.FAILED
+        # On its way back: through the table, like a robot making way.
+        assert traffic.busy(key)
+        (row,) = [r for r in traffic.snapshot(SITE_ID)["robots"] if r["robot"] == "acme/g"]
+        assert row["role"] == "walk" and row["order_id"] == f"{mission_id}-return"
+        # y heads up the corridor g comes back along.
+        world.start("y", "L1:401", "m-y")
+        world.run(600)
+        while traffic.busy(key):
+            assert world.t < 900, world.link.snapshot(SITE_ID)
+            world.step()
+        assert world.done == ["y"]
+        assert world.standing_waypoint("g") == "L1:396"
+        counters = traffic.counters
+        assert counters.unmanaged == counters.reservation_conflicts == counters.errors == 0
+        # The two met head-on in the corridor: traffic control let one by the other.
+        assert counters.deadlocks_resolved + counters.make_way >= 1
+        back = {o for o, _, _ in orders_to(world, "g")} - {str(mission_id)}
+        assert back and all(o.startswith(f"{mission_id}-return") for o in back)
+        runtime.close()
