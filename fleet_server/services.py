@@ -25,6 +25,7 @@ from fleet_server.live.hub import LiveHub, LiveSettings
 from fleet_server.missions.charging import ChargingPolicy
 from fleet_server.missions.emergency import EmergencyService, running_emergency
 from fleet_server.missions.runtime import MissionRuntime
+from fleet_server.missions.traffic_link import stale_stall_alarms
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
 from fleet_server.robots.broker_sync import BrokerAccountSync, running_embedded_broker
@@ -221,6 +222,8 @@ async def run_services(settings: Settings) -> AsyncIterator[FleetServices]:
         )
         missions.quiet_hours = quiet_hours.option
         missions.traffic.raise_alarm = alarms.writer.enqueue  # called on the loop (tick)
+        for change in await asyncio.to_thread(stale_stall_alarms, db):
+            alarms.writer.enqueue(change)
         schedules.missions_created = missions.poke
         hub = await _start_live_hub(stack, settings, live, db)
         stack.callback(alarms.add_listener(hub.on_alarm_event))

@@ -68,6 +68,7 @@ from typing import Any
 from sqlalchemy import select
 
 from fleet_server.alarms.model import AlarmChange, ClearAlarms, RaiseAlarm
+from fleet_server.alarms.store import uncleared_keys
 from fleet_server.db import Database
 from fleet_server.db.models import Robot
 from fleet_server.dispatch.traffic import TrafficConfig, TrafficManager, TrafficPath
@@ -111,6 +112,7 @@ MOVED_OFF_M = 1.0
 """A standing robot further than this from its waypoint has moved: it is placed anew."""
 STALL_ALARM = "traffic.stalled"
 """Alarm code: robots wait for a robot that cannot move (offline, FATAL error)."""
+STALL_KEY_PREFIX = "traffic-stall:"
 STALL_RETRY_S = 5.0
 """Between two searches for a way around a robot that cannot move, per waiting robot."""
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
@@ -1363,7 +1365,16 @@ def _progress_of(state: State) -> tuple[int, int]:
 
 
 def _stall_key(name: str) -> str:
-    return f"traffic-stall:{name}"
+    return f"{STALL_KEY_PREFIX}{name}"
+
+
+def stale_stall_alarms(db: Database) -> list[ClearAlarms]:
+    """Clears for stall alarms left uncleared by an earlier run of the server (no table
+    follows them now; one that still holds is raised again by the new table)."""
+    with db.session() as session:
+        keys = uncleared_keys(session, STALL_KEY_PREFIX)
+    now = datetime.now(UTC)
+    return [ClearAlarms(key, now) for key, _, _ in keys]
 
 
 def _fatal(state: State | None) -> bool:

@@ -1,5 +1,6 @@
 """Drives the mission runtime makes outside a mission go through traffic control: a guide
-whose visitor does not come goes back through the reservation table.
+whose visitor does not come goes back through the reservation table. Stall alarms an
+earlier run of the server left are cleared when it starts.
 
 The runtime (on a real SQLite database) drives `LinkWorld` robots: real agents' executors
 on kinematic bodies, orders and states through the real publisher and live fleet.
@@ -8,10 +9,14 @@ on kinematic bodies, orders and states through the real publisher and live fleet
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from fleet_server.alarms.store import apply_change
+from fleet_server.db.models import Alarm
 from fleet_server.missions.runtime import MissionRuntime, _Dispatch
 from fleet_server.missions.states import MissionState
+from fleet_server.missions.traffic_link import STALL_ALARM, stale_stall_alarms
 from missions.compiler import StartPose, compile_mission
 from missions.types import Capability, parse_mission
 from tests.unit.fleet_server.missions.link_support import (
@@ -104,3 +109,28 @@ def test_a_guide_whose_visitor_does_not_come_goes_back_through_traffic_control(
         back = {o for o, _, _ in orders_to(world, "g")} - {str(mission_id)}
         assert back and all(o.startswith(f"{mission_id}-return") for o in back)
         runtime.close()
+
+
+def test_stall_alarms_an_earlier_run_left_uncleared_are_cleared_at_start(tmp_path: Path) -> None:
+    with stored_server(tmp_path) as server:
+        with server.db.session() as session:
+            for key in ("traffic-stall:acme/s", "offline:acme/s"):
+                session.add(
+                    Alarm(
+                        site_id=SITE_ID,
+                        source="system",
+                        severity="warning",
+                        code=STALL_ALARM,
+                        message="robot acme/s stands offline at L1:399; acme/w waits for it",
+                        raised_at=datetime.now(UTC),
+                        dedup_key=key,
+                    )
+                )
+            session.commit()
+        changes = stale_stall_alarms(server.db)
+        assert [c.dedup_key for c in changes] == ["traffic-stall:acme/s"]
+        with server.db.session() as session:
+            for change in changes:
+                apply_change(session, change)
+            session.commit()
+        assert stale_stall_alarms(server.db) == []
