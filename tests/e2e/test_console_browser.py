@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from tests.e2e.conftest import (
     screenshot,
     wait_for,
 )
+from tests.support import vda_messages as vda
 from tests.support.mqtt import Recorder
 
 
@@ -270,18 +270,9 @@ def _announce_unregistered_robot(port: int, serial: str) -> None:
     """A robot the server does not know says it is online (VDA 5050 §6.14 connection)."""
     recorder = Recorder(port, topic_filter=f"uagv/v2/fleetsim/{serial}/#")
     try:
-        message = {
-            "headerId": 1,
-            "timestamp": datetime.now(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "version": "2.1.0",
-            "manufacturer": "fleetsim",
-            "serialNumber": serial,
-            "connectionState": "ONLINE",
-        }
+        message = vda.connection("fleetsim", serial, "ONLINE")
         topic = f"uagv/v2/fleetsim/{serial}/connection"
-        recorder.publish(topic, json.dumps(message).encode(), qos=1, retain=False)
+        recorder.publish(topic, vda.payload(message), qos=1, retain=False)
     finally:
         recorder.close()
 

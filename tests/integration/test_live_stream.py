@@ -50,6 +50,7 @@ from tests.integration.api.cast import (
     add_user,
     app_settings,
 )
+from tests.support import vda_messages as vda
 from tests.support.mqtt import wait_until
 from tests.support.registry import admit_robots
 
@@ -99,37 +100,22 @@ class RobotPublisher:
         self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
-        self._header_id = 0
+        self._header_ids = vda.HeaderIds()
 
-    def _header(self, serial: str) -> dict[str, Any]:
-        self._header_id += 1
-        return {
-            "headerId": self._header_id,
-            "timestamp": "2026-11-28T10:00:00.000Z",
-            "version": "2.1.0",
-            "manufacturer": MANUFACTURER,
-            "serialNumber": serial,
-        }
-
-    def _topic(self, serial: str, kind: str) -> str:
-        return f"uagv/v2/{MANUFACTURER}/{serial}/{kind}"
+    def _publish(self, serial: str, kind: str, message: dict[str, Any], qos: int) -> None:
+        topic = f"uagv/v2/{MANUFACTURER}/{serial}/{kind}"
+        self._client.publish(topic, vda.payload(message), qos=qos)
 
     def online(self, serial: str) -> None:
-        body = {**self._header(serial), "connectionState": "ONLINE"}
-        self._client.publish(self._topic(serial, "connection"), json.dumps(body), qos=1)
+        header_id = self._header_ids.next_for(f"{serial}/connection")
+        body = vda.connection(MANUFACTURER, serial, "ONLINE", header_id=header_id)
+        self._publish(serial, "connection", body, qos=1)
 
     def pose(self, serial: str, x: float, y: float = 0.0) -> None:
-        body = {
-            **self._header(serial),
-            "agvPosition": {
-                "x": x,
-                "y": y,
-                "theta": 0.0,
-                "mapId": "L1",
-                "positionInitialized": True,
-            },
-        }
-        self._client.publish(self._topic(serial, "visualization"), json.dumps(body), qos=0)
+        header_id = self._header_ids.next_for(f"{serial}/visualization")
+        position = vda.agv_position(x, y)
+        body = vda.visualization(MANUFACTURER, serial, position, header_id=header_id)
+        self._publish(serial, "visualization", body, qos=0)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -24,6 +24,7 @@ from fleet_server.broker import EmbeddedBroker
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.settings import Settings
 from missions.vda5050 import Action, BlockingType, InstantActions, Node, NodePosition, Order
+from tests.support import vda_messages as vda
 from tests.support.mqtt import wait_until
 from tests.support.registry import admit_robots
 from tests.support.vda_schemas import schema_errors
@@ -70,30 +71,12 @@ class FakeRobot:
         with self._lock:
             return [body for k, body in self.received if k == kind]
 
-    def publish_state(self, **changes: Any) -> None:
+    def publish_state(self, **fields: Any) -> None:
+        """A state message; `fields` are keyword arguments of `vda_messages.state`."""
         self._header_id += 1
-        body = {
-            "headerId": self._header_id,
-            "timestamp": "2026-11-28T10:00:00.000Z",
-            "version": "2.1.0",
-            "manufacturer": "acme",
-            "serialNumber": self.serial,
-            "orderId": "",
-            "orderUpdateId": 0,
-            "lastNodeId": "",
-            "lastNodeSequenceId": 0,
-            "driving": False,
-            "operatingMode": "AUTOMATIC",
-            "nodeStates": [],
-            "edgeStates": [],
-            "actionStates": [],
-            "batteryState": {"batteryCharge": 80.0, "charging": False},
-            "errors": [],
-            "safetyState": {"eStop": "NONE", "fieldViolation": False},
-            **changes,
-        }
+        body = vda.state("acme", self.serial, header_id=self._header_id, **fields)
         topic = f"uagv/v2/acme/{self.serial}/state"
-        self._client.publish(topic, json.dumps(body).encode(), qos=0)
+        self._client.publish(topic, vda.payload(body), qos=0)
 
     def close(self) -> None:
         self._client.disconnect()
@@ -163,7 +146,7 @@ def test_lost_order_is_resent_until_echoed(
     def drop_first(robot: FakeRobot, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
         if len(robot.messages("order")) < 2:
             return None  # as if QoS 0 lost it
-        return {"orderId": body["orderId"], "orderUpdateId": body["orderUpdateId"]}
+        return {"order_id": body["orderId"], "order_update_id": body["orderUpdateId"]}
 
     robot = FakeRobot(mosquitto_broker.port, "r1", drop_first)
     robots.append(robot)
@@ -198,12 +181,8 @@ def test_rejected_order_is_not_resent(
     server: TestClient, mosquitto_broker: EmbeddedBroker, robots: list[FakeRobot]
 ) -> None:
     def reject(_robot: FakeRobot, _kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        refs = [
-            {"referenceKey": "orderId", "referenceValue": body["orderId"]},
-            {"referenceKey": "orderUpdateId", "referenceValue": str(body["orderUpdateId"])},
-        ]
-        error = {"errorType": "noRouteError", "errorLevel": "WARNING", "errorReferences": refs}
-        return {"errors": [error]}
+        refs = {"orderId": body["orderId"], "orderUpdateId": str(body["orderUpdateId"])}
+        return {"errors": [vda.error("noRouteError", **refs)]}
 
     robot = FakeRobot(mosquitto_broker.port, "r3", reject)
     robots.append(robot)
@@ -223,7 +202,7 @@ def test_instant_actions_are_tracked_by_action_id(
             {"actionId": a["actionId"], "actionType": a["actionType"], "actionStatus": "FINISHED"}
             for a in body["actions"]
         ]
-        return {"actionStates": states}
+        return {"action_states": states}
 
     robot = FakeRobot(mosquitto_broker.port, "r4", echo_actions)
     robots.append(robot)

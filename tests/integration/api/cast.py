@@ -2,7 +2,8 @@
 
 The cast covers every role case: an admin for all sites (`admin`, created by the server
 from FLEET_ADMIN_PASSWORD), an admin of one site, a site manager, a dispatcher and a viewer
-at site `north`, a viewer at `south`, and a user without roles.
+at site `north`, a viewer at `south`, and a user without roles. Tests that need real places
+give a site the clinic's map (`give_clinic_map`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fleet_server.auth.users import create_user, get_user
 from fleet_server.db.models import Site
 from fleet_server.services import FleetServices
 from fleet_server.settings import Settings
+from missions.sites import import_site
 
 PASSWORD = "a-long-test-password"
 ADMIN_PASSWORD = "the-first-admin-password"
@@ -38,6 +40,9 @@ GRANTS: dict[str, list[Grant]] = {
     "no_roles": [],
 }
 ROLES = (*GRANTS, "anonymous")
+NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
+RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
+PATROL_AT_NORTH = {"kind": "patrol", "site": "north", "checkpoints": ["L1_left_nurse_center"]}
 TEST_HASHER = PasswordHasher("fast-insecure")
 
 
@@ -129,3 +134,17 @@ class Api:
                 get_user(session, username).disabled = True
                 session.commit()
         return username
+
+
+def clinic_map() -> dict[str, Any]:
+    """The clinic's site map (imported from its RMF building file) as a site stores it."""
+    return import_site(RMF / "clinic.building.yaml", kind="hospital").model_dump(mode="json")
+
+
+def give_clinic_map(api: Api, site_id: str = "north") -> None:
+    """Store the clinic's map on an existing site, so missions there name real places."""
+    with api.services.db.session() as session:
+        site = session.get(Site, site_id)
+        assert site is not None, site_id
+        site.site_map = clinic_map()
+        session.commit()

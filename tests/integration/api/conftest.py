@@ -13,9 +13,11 @@ from tests.integration.api.cast import (
     ADMIN_PASSWORD,
     GRANTS,
     PASSWORD,
+    PATROL_AT_NORTH,
     Api,
     add_sites_and_cast,
     app_settings,
+    give_clinic_map,
     running_app,
     services_of,
     sign_in,
@@ -56,3 +58,12 @@ def api(
             password = ADMIN_PASSWORD if username == "admin" else PASSWORD
             api.headers[username] = sign_in(client, username, password)
         yield api
+
+
+@pytest.fixture(scope="module")
+def north_mission(api: Api) -> str:
+    """Site `north` with the clinic's map and a patrol mission there: the mission's id."""
+    give_clinic_map(api, "north")
+    created = api.client.post("/api/v1/missions", json=PATROL_AT_NORTH, headers=api.as_("admin"))
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])

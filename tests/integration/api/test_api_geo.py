@@ -7,10 +7,9 @@ real Mosquitto from a clinic waypoint; `geo/g2` is registered but never reported
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from fleet_server.db.base import utcnow
 from fleet_server.db.models import Alarm
 from missions.sites import import_site
 from tests.integration.api.cast import Api, add_user, sign_in
-from tests.support.mqtt import Recorder, wait_until
+from tests.integration.api.robot_messages import PahoRobot
+from tests.support.mqtt import wait_until
 from tests.unit.missions.sites.test_sites_geo import check_rfc7946
 
 RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
@@ -34,47 +34,6 @@ def _metres(a: list[float], b: list[float]) -> float:
     return math.hypot(
         (a[0] - b[0]) * 111_320 * math.cos(mid), (a[1] - b[1]) * 110_574
     )  # local degree lengths: good to 1 % over a few hundred metres
-
-
-class StateSender:
-    """Publishes VDA 5050 state messages for one robot at a given pose."""
-
-    def __init__(self, port: int, serial: str) -> None:
-        self.serial = serial
-        self.client = Recorder(port, f"geo-test/{serial}")
-        self.header = 0
-
-    def send(self, x: float, y: float, battery: float) -> None:
-        self.header += 1
-        body = {
-            "headerId": self.header,
-            "timestamp": datetime.now(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "version": "2.1.0",
-            "manufacturer": "geo",
-            "serialNumber": self.serial,
-            "orderId": "",
-            "orderUpdateId": 0,
-            "lastNodeId": "",
-            "lastNodeSequenceId": 0,
-            "driving": False,
-            "operatingMode": "AUTOMATIC",
-            "nodeStates": [],
-            "edgeStates": [],
-            "actionStates": [],
-            "agvPosition": {
-                "x": x,
-                "y": y,
-                "theta": 0.0,
-                "mapId": "L1",
-                "positionInitialized": True,
-            },
-            "batteryState": {"batteryCharge": battery, "charging": False},
-            "errors": [],
-            "safetyState": {"eStop": "NONE", "fieldViolation": False},
-        }
-        self.client.publish(f"uagv/v2/geo/{self.serial}/state", json.dumps(body).encode())
 
 
 def _register(api: Api, serial: str) -> None:
@@ -120,8 +79,8 @@ def clinic(api: Api, module_broker: MosquittoBroker) -> Iterator[dict[str, Any]]
     _register(api, "g2")
     site = import_site(RMF / "clinic.building.yaml", kind="hospital")
     start = next(wp for wp in site.all_waypoints() if wp.name == START)
-    sender = StateSender(module_broker.port, "g1")
-    sender.send(start.x, start.y, 80.0)
+    sender = PahoRobot(module_broker.port, "geo", "g1")
+    sender.state(x=start.x, y=start.y, battery=80.0)
     live = api.services.live
     assert wait_until(lambda: (r := live.get("geo", "g1")) is not None and r.pose is not None, 10)
     _alarm(api, manufacturer="geo", serial_number="g1")
@@ -134,7 +93,7 @@ def clinic(api: Api, module_broker: MosquittoBroker) -> Iterator[dict[str, Any]]
         "viewer": sign_in(api.client, viewer),
         "expected_lonlat": site.geo_reference.to_wgs84(start.x, start.y),
     }
-    sender.client.close()
+    sender.close()
 
 
 def _get(api: Api, layer: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
@@ -304,18 +263,20 @@ def test_etag_answers_304_until_something_changes(api: Api, clinic: dict[str, An
     assert weak.status_code == 304
     start = clinic["start"]
     seen = _last_seen(api)
-    clinic["sender"].send(start.x, start.y, 80.0)  # reports, but nothing a map shows changed
+    clinic["sender"].state(
+        x=start.x, y=start.y, battery=80.0
+    )  # reports, but nothing a map shows changed
     assert wait_until(lambda: _last_seen(api) != seen, 10)
     again = api.client.get(url, headers={**api.as_("admin"), "If-None-Match": etag})
     assert again.status_code == 304
-    clinic["sender"].send(start.x, start.y, 55.0)
+    clinic["sender"].state(x=start.x, y=start.y, battery=55.0)
     live = api.services.live
     assert wait_until(
         lambda: (r := live.get("geo", "g1")) is not None and r.battery_charge == 55, 10
     )
     changed = api.client.get(url, headers={**api.as_("admin"), "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
-    clinic["sender"].send(start.x, start.y, 80.0)
+    clinic["sender"].state(x=start.x, y=start.y, battery=80.0)
     assert wait_until(
         lambda: (r := live.get("geo", "g1")) is not None and r.battery_charge == 80, 10
     )

@@ -7,7 +7,6 @@ with the code that wrote it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -36,6 +35,7 @@ from tests.integration.api.cast import (
     services_of,
     sign_in,
 )
+from tests.support import vda_messages as vda
 from tests.support.mqtt import Recorder, wait_until
 from tests.support.registry import admit_robots
 
@@ -145,16 +145,6 @@ def scrape(api: Api) -> dict[str, Family]:
 # -- the tests -------------------------------------------------------------------------------------
 
 
-def _header(serial: str) -> dict[str, object]:
-    return {
-        "headerId": 1,
-        "timestamp": "2026-11-28T10:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": MANUFACTURER,
-        "serialNumber": serial,
-    }
-
-
 @pytest.fixture
 def robot_link(api: Api, module_broker: MosquittoBroker) -> Iterator[Recorder]:
     recorder = Recorder(module_broker.port, f"uagv/v2/{MANUFACTURER}/#")
@@ -172,15 +162,10 @@ def test_robot_and_ingest_metrics_follow_the_messages(api: Api, robot_link: Reco
     before = scrape(api)
     assert value(before, "fleet_mqtt_link_connected") == 1
     topic = f"uagv/v2/{MANUFACTURER}/{serial}"
-    robot_link.publish(
-        f"{topic}/connection",
-        json.dumps({**_header(serial), "connectionState": "ONLINE"}).encode(),
-        qos=1,
-    )
-    pose = {"x": 1.0, "y": 2.0, "theta": 0.0, "mapId": "L1", "positionInitialized": True}
-    robot_link.publish(
-        f"{topic}/visualization", json.dumps({**_header(serial), "agvPosition": pose}).encode()
-    )
+    connected = vda.connection(MANUFACTURER, serial, "ONLINE")
+    robot_link.publish(f"{topic}/connection", vda.payload(connected), qos=1)
+    pose = vda.visualization(MANUFACTURER, serial, vda.agv_position(1.0, 2.0))
+    robot_link.publish(f"{topic}/visualization", vda.payload(pose))
     robot_link.publish(f"{topic}/state", b'{"not": "a state"}')
     assert wait_until(lambda: services.ingest.rejected_by_reason["invalid"] > 0, 10)
     assert wait_until(lambda: services.ingest.accepted["visualization"] > 0, 10)

@@ -9,33 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from fleet_server.db.models import Site as SiteRow
-from missions.sites import import_site
-from tests.integration.api.cast import ROLES, Api
+from tests.integration.api.cast import NORTH_STAFF, PATROL_AT_NORTH, ROLES, Api
 
-RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
-NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
 NORTH_DISPATCH = {"admin", "admin_north", "manager_north", "dispatcher_north"}
-PATROL = {"kind": "patrol", "site": "north", "checkpoints": ["L1_left_nurse_center"]}
-
-
-@pytest.fixture(scope="module")
-def north_mission(api: Api) -> str:
-    site = import_site(RMF / "clinic.building.yaml", kind="hospital")
-    with api.services.db.session() as session:
-        row = session.get(SiteRow, "north")
-        assert row is not None
-        row.site_map = site.model_dump(mode="json")
-        session.commit()
-    created = api.client.post("/api/v1/missions", json=PATROL, headers=api.as_("admin"))
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
 
 Call = Callable[[Api, str, str], httpx.Response]
 
@@ -83,7 +63,7 @@ CASES = [
         _get("/api/v1/sites/north/route?from=L1_left_nurse_center&to=L2_north_counter"),
         _by(NORTH_STAFF, 200),
     ),
-    Case("POST /missions", _post("/api/v1/missions", PATROL), _by(NORTH_DISPATCH, 201)),
+    Case("POST /missions", _post("/api/v1/missions", PATROL_AT_NORTH), _by(NORTH_DISPATCH, 201)),
     Case("GET /missions", _get("/api/v1/missions"), _by(EVERY_ROLE, 200)),
     Case("GET /missions/{id}", _get("/api/v1/missions/{mid}"), _by(NORTH_STAFF, 200, 404)),
     Case(
@@ -125,7 +105,9 @@ def test_viewers_list_only_their_sites_missions(api: Api, north_mission: str) ->
 
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_cancel_is_for_north_dispatchers(api: Api, north_mission: str, role: str) -> None:
-    created = api.client.post("/api/v1/missions", json=PATROL, headers=api.as_("admin")).json()
+    created = api.client.post(
+        "/api/v1/missions", json=PATROL_AT_NORTH, headers=api.as_("admin")
+    ).json()
     response = api.client.post(f"/api/v1/missions/{created['id']}/cancel", headers=api.as_(role))
     assert response.status_code == _by(NORTH_DISPATCH, 200, 404)(role), response.text
     if response.status_code == 200:
@@ -136,11 +118,11 @@ def test_cancel_is_for_north_dispatchers(api: Api, north_mission: str, role: str
 
 def test_mission_body_errors_name_the_field(api: Api, north_mission: str) -> None:
     admin = api.as_("admin")
-    unknown = {**PATROL, "checkpoints": ["L1_left_nurse_center", "nowhere"]}
+    unknown = {**PATROL_AT_NORTH, "checkpoints": ["L1_left_nurse_center", "nowhere"]}
     response = api.client.post("/api/v1/missions", json=unknown, headers=admin)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "checkpoints.1"
-    no_site = {**PATROL, "site": "atlantis"}
+    no_site = {**PATROL_AT_NORTH, "site": "atlantis"}
     response = api.client.post("/api/v1/missions", json=no_site, headers=admin)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "site"
@@ -151,7 +133,7 @@ def test_mission_body_errors_name_the_field(api: Api, north_mission: str) -> Non
 def test_cursor_pages_cover_every_mission_once_newest_first(api: Api, north_mission: str) -> None:
     admin = api.as_("admin")
     for _ in range(5):
-        api.client.post("/api/v1/missions", json=PATROL, headers=admin)
+        api.client.post("/api/v1/missions", json=PATROL_AT_NORTH, headers=admin)
     everything = api.client.get("/api/v1/missions?limit=200", headers=admin).json()["items"]
     seen, cursor = [], None
     while True:

@@ -6,31 +6,10 @@ mission as unassigned, with why, and is visible to north's roles only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from fleet_server.db.models import Site as SiteRow
-from missions.sites import import_site
-from tests.integration.api.cast import ROLES, Api
+from tests.integration.api.cast import NORTH_STAFF, ROLES, Api
 from tests.support.mqtt import wait_until
-
-RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
-NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
-PATROL = {"kind": "patrol", "site": "north", "checkpoints": ["L1_left_nurse_center"]}
-
-
-@pytest.fixture(scope="module")
-def north_mission(api: Api) -> str:
-    site = import_site(RMF / "clinic.building.yaml", kind="hospital")
-    with api.services.db.session() as session:
-        row = session.get(SiteRow, "north")
-        assert row is not None
-        row.site_map = site.model_dump(mode="json")
-        session.commit()
-    created = api.client.post("/api/v1/missions", json=PATROL, headers=api.as_("admin"))
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 @pytest.mark.parametrize("role", ROLES)

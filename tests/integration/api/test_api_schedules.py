@@ -18,20 +18,20 @@ import pytest
 
 from fleet_server.broker import MosquittoBroker
 from fleet_server.db.models import Site as SiteRow
-from missions.sites import import_site
 from tests.integration.api.cast import (
     ADMIN_PASSWORD,
+    NORTH_STAFF,
     ROLES,
     Api,
     app_settings,
+    clinic_map,
+    give_clinic_map,
     running_app,
     services_of,
     sign_in,
 )
 from tests.unit.fleet_server.db.databases import BACKENDS, temporary_database
 
-RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
-NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
 NORTH_MANAGERS = {"admin", "admin_north", "manager_north"}
 ANY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 PATROL = {"kind": "patrol", "checkpoints": ["L1_left_nurse_center", "L2_north_counter"]}
@@ -49,12 +49,7 @@ def _body(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def clinic(api: Api) -> None:
-    site = import_site(RMF / "clinic.building.yaml", kind="hospital")
-    with api.services.db.session() as session:
-        row = session.get(SiteRow, "north")
-        assert row is not None
-        row.site_map = site.model_dump(mode="json")
-        session.commit()
+    give_clinic_map(api, "north")
 
 
 def _create(api: Api, role: str = "admin", **changes: Any) -> httpx.Response:
@@ -254,7 +249,6 @@ def test_changes_keep_what_they_leave_out(api: Api, clinic: None) -> None:
 def test_schedules_survive_a_restart(
     backend: str, module_broker: MosquittoBroker, tmp_path: Path
 ) -> None:
-    site = import_site(RMF / "clinic.building.yaml", kind="hospital")
     with temporary_database(backend, tmp_path) as url:
         settings = app_settings(module_broker.port, url, tmp_path)
         with running_app(settings) as first:
@@ -264,7 +258,7 @@ def test_schedules_survive_a_restart(
                         id="north",
                         name="North",
                         kind="hospital",
-                        site_map=site.model_dump(mode="json"),
+                        site_map=clinic_map(),
                     )
                 )
                 session.commit()

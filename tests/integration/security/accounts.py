@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,36 +12,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.support import vda_messages as vda
+
 
 def state_payload(manufacturer: str, serial: str, *, x: float = 1.0, header_id: int = 1) -> bytes:
     """A valid VDA 5050 state whose header names `manufacturer`/`serial`, at (x, 2) on L1."""
-    body = {
-        "headerId": header_id,
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "version": "2.1.0",
-        "manufacturer": manufacturer,
-        "serialNumber": serial,
-        "orderId": "",
-        "orderUpdateId": 0,
-        "lastNodeId": "",
-        "lastNodeSequenceId": 0,
-        "driving": False,
-        "operatingMode": "AUTOMATIC",
-        "nodeStates": [],
-        "edgeStates": [],
-        "actionStates": [],
-        "agvPosition": {
-            "x": x,
-            "y": 2.0,
-            "theta": 0.0,
-            "mapId": "L1",
-            "positionInitialized": True,
-        },
-        "batteryState": {"batteryCharge": 80.0, "charging": False},
-        "errors": [],
-        "safetyState": {"eStop": "NONE", "fieldViolation": False},
-    }
-    return json.dumps(body).encode()
+    position = vda.agv_position(x, 2.0)
+    return vda.payload(vda.state(manufacturer, serial, header_id=header_id, position=position))
 
 
 @dataclass(frozen=True)

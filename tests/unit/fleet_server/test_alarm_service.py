@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,8 +26,10 @@ from missions.vda5050 import (
     ErrorReference,
     InstantActions,
     Order,
+    State,
     decode_state,
 )
+from tests.support import vda_messages as vda
 
 R1 = ("acme", "r1")
 R2 = ("acme", "r2")
@@ -84,36 +85,8 @@ async def alarms(db: Database, live: LiveFleet, directory: RobotDirectory, clock
     service.stop()
 
 
-def _error(kind: str, level: str = "WARNING", **refs: str) -> dict[str, Any]:
-    return {
-        "errorType": kind,
-        "errorLevel": level,
-        "errorDescription": f"{kind} happened",
-        "errorReferences": [{"referenceKey": k, "referenceValue": v} for k, v in refs.items()],
-    }
-
-
-def _state(robot: tuple[str, str], errors: list[dict[str, Any]]) -> Any:
-    body = {
-        "headerId": 1,
-        "timestamp": "2026-11-28T10:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": robot[0],
-        "serialNumber": robot[1],
-        "orderId": "",
-        "orderUpdateId": 0,
-        "lastNodeId": "",
-        "lastNodeSequenceId": 0,
-        "driving": False,
-        "operatingMode": "AUTOMATIC",
-        "nodeStates": [],
-        "edgeStates": [],
-        "actionStates": [],
-        "batteryState": {"batteryCharge": 80.0, "charging": False},
-        "errors": errors,
-        "safetyState": {"eStop": "NONE", "fieldViolation": False},
-    }
-    return decode_state(json.dumps(body).encode())
+def _state(robot: tuple[str, str], errors: list[dict[str, Any]]) -> State:
+    return decode_state(vda.payload(vda.state(*robot, errors=errors)))
 
 
 def _alarms(db: Database) -> list[Alarm]:
@@ -133,7 +106,7 @@ async def test_robot_errors_raise_one_alarm_each_while_present_and_clear_when_go
 ) -> None:
     heard: list[AlarmEvent] = []
     alarms.add_listener(heard.append)
-    battery, stuck = _error("batteryLow"), _error("robotStuck", "FATAL")
+    battery, stuck = vda.error("batteryLow"), vda.error("robotStuck", "FATAL")
     for _ in range(5):  # a standing error at the state rate is one alarm
         live.apply_state(R1, _state(R1, [battery, stuck]), 1.0)
     await alarms.flush()
@@ -143,7 +116,7 @@ async def test_robot_errors_raise_one_alarm_each_while_present_and_clear_when_go
         ("robot.robotStuck", "critical", "robot"),
     ]
     assert rows[0].site_id == "north" and rows[0].robot_id == _robot_id(db, "r1")
-    assert "batteryLow happened" in rows[0].message
+    assert battery["errorDescription"] in rows[0].message
     live.apply_state(R1, _state(R1, [stuck]), 2.0)
     await alarms.flush()
     rows = _alarms(db)
@@ -155,8 +128,8 @@ async def test_robot_errors_raise_one_alarm_each_while_present_and_clear_when_go
 async def test_each_patrol_finding_is_its_own_alarm_naming_the_check(
     alarms: AlarmService, live: LiveFleet, db: Database
 ) -> None:
-    smoke = _error("patrolAnomaly", actionId="a1", check="smoke_absent", value="1.0")
-    door = _error("patrolAnomaly", actionId="a2", check="door_closed", value="1.0")
+    smoke = vda.error("patrolAnomaly", actionId="a1", check="smoke_absent", value="1.0")
+    door = vda.error("patrolAnomaly", actionId="a2", check="door_closed", value="1.0")
     live.apply_state(R1, _state(R1, [smoke, door]), 1.0)
     await alarms.flush()
     rows = _alarms(db)
@@ -168,14 +141,14 @@ async def test_each_patrol_finding_is_its_own_alarm_naming_the_check(
 async def test_a_restarted_service_neither_repeats_nor_forgets_an_alarm(
     alarms: AlarmService, live: LiveFleet, db: Database, directory: RobotDirectory
 ) -> None:
-    live.apply_state(R1, _state(R1, [_error("batteryLow")]), 1.0)
+    live.apply_state(R1, _state(R1, [vda.error("batteryLow")]), 1.0)
     await alarms.flush()
     alarms.stop()
     again = AlarmService(db, LiveFleet(offline_after_s=15), directory)
     with db.session() as session:
         again.load_known_errors(session)
     again.start()
-    again.live.apply_state(R1, _state(R1, [_error("batteryLow")]), 1.0)
+    again.live.apply_state(R1, _state(R1, [vda.error("batteryLow")]), 1.0)
     await again.flush()
     assert len(_alarms(db)) == 1
     # The first state after the restart has no errors: no ERRORS_CHANGED, still cleared.
@@ -278,7 +251,7 @@ async def test_unregistered_robots_are_reported_once_each_and_rate_limited(
     for _ in range(3):
         live.apply_connection(stranger, ConnectionState.ONLINE, 1.0)
         live.apply_connection(stranger, ConnectionState.OFFLINE, 1.0)
-    live.apply_state(stranger, _state(stranger, [_error("batteryLow")]), 1.0)
+    live.apply_state(stranger, _state(stranger, [vda.error("batteryLow")]), 1.0)
     await alarms.flush()
     (alarm,) = _alarms(db)
     assert (alarm.code, alarm.source, alarm.site_id) == ("robot.unregistered", "system", None)
@@ -329,7 +302,7 @@ async def test_one_change_that_cannot_be_stored_does_not_block_the_others(
     alarms._enqueue(
         RaiseAlarm(source="system", severity="info", code="x", message="x", at=now, site_id="gone")
     )
-    live.apply_state(R1, _state(R1, [_error("batteryLow")]), 1.0)
+    live.apply_state(R1, _state(R1, [vda.error("batteryLow")]), 1.0)
     await alarms.flush()
     assert [a.code for a in _alarms(db)] == ["robot.batteryLow"]
     assert alarms.counters.failed == 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from fleet_server.fleet.ingest import Ingest, RejectReason
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotLive
+from tests.support import vda_messages as vda
 
 TOPIC = "uagv/v2/acme/r1/{kind}"
 
@@ -21,41 +21,11 @@ class FakeClock:
         return self.now
 
 
-def _header(serial: str = "r1") -> dict[str, Any]:
-    return {
-        "headerId": 1,
-        "timestamp": "2026-11-28T10:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": "acme",
-        "serialNumber": serial,
-    }
-
-
-def _state(**changes: Any) -> bytes:
-    body = {
-        **_header(),
-        "orderId": "",
-        "orderUpdateId": 0,
-        "lastNodeId": "",
-        "lastNodeSequenceId": 0,
-        "driving": False,
-        "operatingMode": "AUTOMATIC",
-        "nodeStates": [],
-        "edgeStates": [],
-        "actionStates": [],
-        "agvPosition": {
-            "x": 1.5,
-            "y": 2.0,
-            "theta": 0.1,
-            "mapId": "L1",
-            "positionInitialized": True,
-        },
-        "batteryState": {"batteryCharge": 77.0, "charging": False},
-        "errors": [],
-        "safetyState": {"eStop": "NONE", "fieldViolation": False},
-    }
-    body.update(changes)
-    return json.dumps(body).encode()
+def _state(**overrides: Any) -> bytes:
+    """The state of acme/r1 at (1.5, 2) on L1; `overrides` set top-level fields as given."""
+    position = vda.agv_position(1.5, 2.0, theta=0.1)
+    body = vda.state("acme", "r1", position=position, battery_charge=77.0, overrides=overrides)
+    return vda.payload(body)
 
 
 @pytest.fixture
@@ -82,23 +52,15 @@ def test_connection_lifecycle_emits_events(ingest: Ingest) -> None:
     ingest.live.add_listener(lambda event, _robot: events.append(event))
     topic = TOPIC.format(kind="connection")
     for state in ("ONLINE", "CONNECTIONBROKEN"):
-        ingest.on_connection(topic, json.dumps({**_header(), "connectionState": state}).encode())
+        ingest.on_connection(topic, vda.payload(vda.connection("acme", "r1", state)))
     assert events == [RobotEvent.ONLINE, RobotEvent.OFFLINE]
     robot = ingest.live.get("acme", "r1")
     assert robot is not None and not robot.online
 
 
 def test_visualization_without_header_is_accepted(ingest: Ingest) -> None:
-    body = {
-        "agvPosition": {
-            "x": 3.0,
-            "y": 4.0,
-            "theta": 0.0,
-            "mapId": "L2",
-            "positionInitialized": True,
-        }
-    }
-    ingest.on_visualization(TOPIC.format(kind="visualization"), json.dumps(body).encode())
+    body = {"agvPosition": vda.agv_position(3.0, 4.0, map_id="L2")}
+    ingest.on_visualization(TOPIC.format(kind="visualization"), vda.payload(body))
     robot = ingest.live.get("acme", "r1")
     assert robot is not None and robot.pose is not None and robot.pose.map_id == "L2"
 

@@ -10,31 +10,13 @@ import pytest
 from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotLive
 from missions.vda5050 import encode
+from tests.support import vda_messages as vda
 from tests.unit.missions.vda5050.vda5050_samples import full_factsheet
 
 
-def _state(**changes: Any) -> bytes:
-    body = {
-        "headerId": 1,
-        "timestamp": "2026-11-28T10:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": "acme",
-        "serialNumber": "r1",
-        "orderId": "o1",
-        "orderUpdateId": 0,
-        "lastNodeId": "",
-        "lastNodeSequenceId": 0,
-        "driving": False,
-        "operatingMode": "AUTOMATIC",
-        "nodeStates": [],
-        "edgeStates": [],
-        "actionStates": [],
-        "batteryState": {"batteryCharge": 77.0, "charging": False},
-        "errors": [],
-        "safetyState": {"eStop": "NONE", "fieldViolation": False},
-        **changes,
-    }
-    return json.dumps(body).encode()
+def _state(**fields: Any) -> bytes:
+    """A state of acme/r1 running order o1; `fields` are keyword arguments of `vda.state`."""
+    return vda.payload(vda.state("acme", "r1", order_id="o1", battery_charge=77.0, **fields))
 
 
 @pytest.fixture
@@ -50,7 +32,7 @@ def events(ingest: Ingest) -> list[str]:
 
 
 STATE_TOPIC = "uagv/v2/acme/r1/state"
-ERROR = {"errorType": "laserBlocked", "errorLevel": "WARNING"}
+ERROR = vda.error("laserBlocked")
 
 
 def test_progress_events_only_on_change(ingest: Ingest, events: list[str]) -> None:
@@ -60,19 +42,19 @@ def test_progress_events_only_on_change(ingest: Ingest, events: list[str]) -> No
     ingest.on_state(STATE_TOPIC, _state())
     assert events == [RobotEvent.STATE]
     events.clear()
-    ingest.on_state(STATE_TOPIC, _state(lastNodeId="n2", lastNodeSequenceId=2, errors=[ERROR]))
+    ingest.on_state(STATE_TOPIC, _state(last_node_id="n2", last_node_sequence_id=2, errors=[ERROR]))
     assert events == [RobotEvent.STATE, RobotEvent.ERRORS_CHANGED, RobotEvent.NODE_REACHED]
     events.clear()
     running = [{"actionId": "a1", "actionStatus": "RUNNING"}]
     ingest.on_state(
         STATE_TOPIC,
-        _state(lastNodeId="n2", lastNodeSequenceId=2, errors=[ERROR], actionStates=running),
+        _state(last_node_id="n2", last_node_sequence_id=2, errors=[ERROR], action_states=running),
     )
     assert events == [RobotEvent.STATE, RobotEvent.ACTIONS_CHANGED]
     events.clear()
     finished = [{"actionId": "a1", "actionStatus": "FINISHED"}]
     ingest.on_state(
-        STATE_TOPIC, _state(lastNodeId="n2", lastNodeSequenceId=2, actionStates=finished)
+        STATE_TOPIC, _state(last_node_id="n2", last_node_sequence_id=2, action_states=finished)
     )
     assert events == [RobotEvent.STATE, RobotEvent.ERRORS_CHANGED, RobotEvent.ACTIONS_CHANGED]
     robot = ingest.live.get("acme", "r1")
@@ -82,13 +64,7 @@ def test_progress_events_only_on_change(ingest: Ingest, events: list[str]) -> No
 def test_visualization_announces_pose_with_its_timestamp(ingest: Ingest, events: list[str]) -> None:
     body = {
         "timestamp": "2026-11-28T10:00:01.250Z",
-        "agvPosition": {
-            "x": 3.0,
-            "y": 4.0,
-            "theta": 0.0,
-            "mapId": "L2",
-            "positionInitialized": True,
-        },
+        "agvPosition": vda.agv_position(3.0, 4.0, map_id="L2"),
     }
     ingest.on_visualization("uagv/v2/acme/r1/visualization", json.dumps(body).encode())
     assert events == [RobotEvent.ONLINE, RobotEvent.POSE]

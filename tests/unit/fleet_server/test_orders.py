@@ -24,6 +24,7 @@ from missions.vda5050 import (
     decode_instant_actions,
     decode_order,
 )
+from tests.support import vda_messages as vda
 from tests.support.vda_schemas import schema_errors
 
 TIMEOUT_S = 5.0
@@ -70,29 +71,11 @@ class Harness:
     gave_up: list[tuple[RobotKey, Message, str]]
     rejected: list[tuple[RobotKey, Message, Error]]
 
-    def state(self, robot: RobotKey = ROBOT, **changes: Any) -> None:
-        body = {
-            "headerId": 1,
-            "timestamp": "2026-11-28T10:00:00.000Z",
-            "version": "2.1.0",
-            "manufacturer": robot[0],
-            "serialNumber": robot[1],
-            "orderId": "",
-            "orderUpdateId": 0,
-            "lastNodeId": "",
-            "lastNodeSequenceId": 0,
-            "driving": False,
-            "operatingMode": "AUTOMATIC",
-            "nodeStates": [],
-            "edgeStates": [],
-            "actionStates": [],
-            "batteryState": {"batteryCharge": 77.0, "charging": False},
-            "errors": [],
-            "safetyState": {"eStop": "NONE", "fieldViolation": False},
-            **changes,
-        }
+    def state(self, robot: RobotKey = ROBOT, **fields: Any) -> None:
+        """A state of `robot` taken in; `fields` are keyword arguments of `vda_messages.state`."""
+        body = vda.state(*robot, battery_charge=77.0, **fields)
         topic = f"uagv/v2/{robot[0]}/{robot[1]}/state"
-        self.ingest.on_state(topic, json.dumps(body).encode())
+        self.ingest.on_state(topic, vda.payload(body))
         assert self.ingest.rejected_total == 0
 
     def tick(self, seconds: float) -> int:
@@ -157,14 +140,6 @@ def _instant(*action_ids: str) -> InstantActions:
     )
 
 
-def _error(error_type: str, **refs: str) -> dict[str, Any]:
-    return {
-        "errorType": error_type,
-        "errorLevel": "WARNING",
-        "errorReferences": [{"referenceKey": k, "referenceValue": v} for k, v in refs.items()],
-    }
-
-
 def test_order_is_stamped_and_published_at_qos_1(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order())
     h.orders.send_order("acme", "r1", _order(update=1))
@@ -194,7 +169,7 @@ def test_order_is_stamped_and_published_at_qos_1(h: Harness) -> None:
 
 def test_echoed_order_is_not_resent(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order(update=2))
-    h.state(orderId="o1", orderUpdateId=2)
+    h.state(order_id="o1", order_update_id=2)
     assert h.orders.pending_order("acme", "r1") is None
     assert h.tick(TIMEOUT_S * 10) == 0
     assert len(h.link.sent) == 1
@@ -203,8 +178,8 @@ def test_echoed_order_is_not_resent(h: Harness) -> None:
 
 def test_state_of_an_older_update_is_no_echo(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order(update=2))
-    h.state(orderId="o1", orderUpdateId=1)
-    h.state(orderId="other", orderUpdateId=5)
+    h.state(order_id="o1", order_update_id=1)
+    h.state(order_id="other", order_update_id=5)
     assert h.orders.pending_order("acme", "r1") is not None
     assert h.tick(TIMEOUT_S) == 1
 
@@ -234,7 +209,7 @@ def test_unechoed_order_is_resent_unchanged_then_given_up(h: Harness) -> None:
 def test_echo_after_a_resend_stops_resending(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order())
     h.tick(TIMEOUT_S)
-    h.state(orderId="o1", orderUpdateId=0)
+    h.state(order_id="o1", order_update_id=0)
     assert h.tick(TIMEOUT_S * 5) == 0
     assert len(h.link.sent) == 2 and h.gave_up == []
 
@@ -242,7 +217,7 @@ def test_echo_after_a_resend_stops_resending(h: Harness) -> None:
 def test_newer_order_supersedes_the_pending_one(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order("o1"))
     h.orders.send_order("acme", "r1", _order("o2"))
-    h.state(orderId="o1", orderUpdateId=0)  # the old one's echo settles nothing
+    h.state(order_id="o1", order_update_id=0)  # the old one's echo settles nothing
     assert h.tick(TIMEOUT_S) == 1
     assert decode_order(h.link.sent[-1].payload).order_id == "o2"
     assert h.orders.counters.superseded == 1
@@ -250,7 +225,7 @@ def test_newer_order_supersedes_the_pending_one(h: Harness) -> None:
 
 def test_rejection_stops_resending(h: Harness) -> None:
     h.orders.send_order("acme", "r1", _order("o1", update=4))
-    h.state(errors=[_error("orderUpdateError", orderId="o1", orderUpdateId="4")])
+    h.state(errors=[vda.error("orderUpdateError", orderId="o1", orderUpdateId="4")])
     [(robot, message, error)] = h.rejected
     assert robot == ROBOT and isinstance(message, Order) and message.order_update_id == 4
     assert error.error_type == "orderUpdateError"
@@ -261,9 +236,9 @@ def test_rejection_stops_resending(h: Harness) -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        _error("orderUpdateError", orderId="o1", orderUpdateId="3"),  # another update
-        _error("orderError", orderId="o9"),  # another order
-        _error("batteryLow", orderId="o1"),  # not a rejection
+        vda.error("orderUpdateError", orderId="o1", orderUpdateId="3"),  # another update
+        vda.error("orderError", orderId="o9"),  # another order
+        vda.error("batteryLow", orderId="o1"),  # not a rejection
     ],
 )
 def test_errors_that_do_not_reject_this_order(h: Harness, error: dict[str, Any]) -> None:
@@ -275,23 +250,23 @@ def test_errors_that_do_not_reject_this_order(h: Harness, error: dict[str, Any])
 
 def test_a_rejection_still_shown_from_before_the_send_is_not_read_again(h: Harness) -> None:
     # §6.6.4: the warning stays until the vehicle accepts a new order.
-    stale = _error("validationError", orderId="o1")
+    stale = vda.error("validationError", orderId="o1")
     h.state(errors=[stale])
     h.orders.send_order("acme", "r1", _order("o1", update=1))
     h.state(errors=[stale])
     assert h.rejected == []
-    h.state(errors=[stale, _error("noRouteError", orderId="o1", nodeId="n1")])
+    h.state(errors=[stale, vda.error("noRouteError", orderId="o1", nodeId="n1")])
     assert [e.error_type for (_r, _m, e) in h.rejected] == ["noRouteError"]
 
 
 def test_instant_actions_tracked_by_action_id_and_only_missing_ones_resent(h: Harness) -> None:
     h.orders.send_instant_actions("acme", "r1", _instant("a1", "a2"))
-    h.state(actionStates=[{"actionId": "a1", "actionStatus": "RUNNING"}])
+    h.state(action_states=[{"actionId": "a1", "actionStatus": "RUNNING"}])
     assert h.tick(TIMEOUT_S) == 1
     resent = decode_instant_actions(h.link.sent[-1].payload)
     assert [a.action_id for a in resent.actions] == ["a2"]
     assert resent.header_id == 1
-    h.state(actionStates=[{"actionId": "a2", "actionStatus": "FINISHED"}])
+    h.state(action_states=[{"actionId": "a2", "actionStatus": "FINISHED"}])
     assert h.orders.pending_instant_actions("acme", "r1") == []
     assert h.tick(TIMEOUT_S * 5) == 0
     assert h.orders.counters.echoed == 1
@@ -300,7 +275,7 @@ def test_instant_actions_tracked_by_action_id_and_only_missing_ones_resent(h: Ha
 def test_instant_actions_are_given_up_after_max_tries(h: Harness) -> None:
     h.orders.send_instant_actions("acme", "r1", _instant("a1"))
     h.orders.send_instant_actions("acme", "r1", _instant("a2"))
-    h.state(actionStates=[{"actionId": "a2", "actionStatus": "FINISHED"}])
+    h.state(action_states=[{"actionId": "a2", "actionStatus": "FINISHED"}])
     resends = [h.tick(TIMEOUT_S) for _ in range(6)]
     assert resends == [1, 1, 0, 0, 0, 0]
     [(_robot, message, _reason)] = h.gave_up
@@ -309,9 +284,9 @@ def test_instant_actions_are_given_up_after_max_tries(h: Harness) -> None:
 
 def test_instant_action_rejection_is_reported_once(h: Harness) -> None:
     h.orders.send_instant_actions("acme", "r1", _instant("cancel-1"))
-    error = _error("noOrderToCancel", actionId="cancel-1")
-    h.state(errors=[error], actionStates=[{"actionId": "cancel-1", "actionStatus": "FAILED"}])
-    h.state(errors=[error], actionStates=[{"actionId": "cancel-1", "actionStatus": "FAILED"}])
+    error = vda.error("noOrderToCancel", actionId="cancel-1")
+    h.state(errors=[error], action_states=[{"actionId": "cancel-1", "actionStatus": "FAILED"}])
+    h.state(errors=[error], action_states=[{"actionId": "cancel-1", "actionStatus": "FAILED"}])
     assert [e.error_type for (_r, _m, e) in h.rejected] == ["noOrderToCancel"]
     assert h.tick(TIMEOUT_S) == 0
     assert h.orders.pending_instant_actions("acme", "r1") == []
@@ -373,7 +348,7 @@ async def test_resend_timer_runs_on_the_event_loop() -> None:
 
 
 def test_an_action_error_shown_before_the_send_is_no_rejection(h: Harness) -> None:
-    stale = _error("actionError", actionId="a1")
+    stale = vda.error("actionError", actionId="a1")
     h.state(errors=[stale])
     h.orders.send_instant_actions("acme", "r1", _instant("a1"))
     h.state(errors=[stale])

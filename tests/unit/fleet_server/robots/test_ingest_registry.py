@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from fleet_server.db.models import Robot
 from fleet_server.fleet.ingest import Ingest
 from fleet_server.fleet.live_state import LiveFleet, RobotKey
 from fleet_server.robots.directory import RobotDirectory
-from tests.integration.security.accounts import state_payload
+from tests.support import vda_messages as vda
 
 
 def _robot(serial: str, *, decommissioned: bool = False) -> Robot:
@@ -23,16 +21,12 @@ def _robot(serial: str, *, decommissioned: bool = False) -> Robot:
     )
 
 
+def _state(serial: str) -> bytes:
+    return vda.payload(vda.state("acme", serial, position=vda.agv_position(1.0, 2.0)))
+
+
 def _connection(serial: str, state: str) -> bytes:
-    body = {
-        "headerId": 1,
-        "timestamp": "2026-11-29T00:00:00.000Z",
-        "version": "2.1.0",
-        "manufacturer": "acme",
-        "serialNumber": serial,
-        "connectionState": state,
-    }
-    return json.dumps(body).encode()
+    return vda.payload(vda.connection("acme", serial, state))
 
 
 def test_only_registered_active_robots_enter_the_live_state() -> None:
@@ -44,9 +38,9 @@ def test_only_registered_active_robots_enter_the_live_state() -> None:
     reported: list[RobotKey] = []
     ingest.on_unregistered = reported.append
 
-    ingest.on_state("uagv/v2/acme/known/state", state_payload("acme", "known"))
-    ingest.on_state("uagv/v2/acme/stranger/state", state_payload("acme", "stranger"))
-    ingest.on_state("uagv/v2/acme/retired/state", state_payload("acme", "retired"))
+    ingest.on_state("uagv/v2/acme/known/state", _state("known"))
+    ingest.on_state("uagv/v2/acme/stranger/state", _state("stranger"))
+    ingest.on_state("uagv/v2/acme/retired/state", _state("retired"))
     # Retained messages of a robot long gone say nothing about one connected now.
     ingest.on_connection("uagv/v2/acme/gone/connection", _connection("gone", "OFFLINE"))
     ingest.on_connection("uagv/v2/acme/new/connection", _connection("new", "ONLINE"))
