@@ -16,11 +16,13 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleet_server.db.outage import database_unavailable, reason
 from fleet_server.missions.state_machine import IllegalTransition
 
 log = logging.getLogger(__name__)
@@ -242,6 +244,26 @@ async def _on_concurrent_change(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+DATABASE_RETRY_AFTER_S = 5
+"""What a caller is told to wait while the database is unavailable."""
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        return await _on_unexpected(request, exc)
+    log.warning(
+        "request %s %s: database unavailable (%s)", request.method, request.url.path, reason(exc)
+    )
+    return problem_response(
+        request,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "the database is unavailable; robots carry on with their orders. Try again shortly",
+        problem="database-unavailable",
+        extra={"retry_after_s": DATABASE_RETRY_AFTER_S},
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error in request %s %s", request.method, request.url.path)
     return problem_response(request, HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
@@ -256,4 +278,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IllegalTransition, _on_illegal_transition)
     app.add_exception_handler(StaleDataError, _on_concurrent_change)
     app.add_exception_handler(IntegrityError, _on_concurrent_change)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from fleet_server.alarms.model import AlarmChange, AlarmEvent, AlarmListener
 from fleet_server.alarms.store import apply_change
 from fleet_server.db import Database
+from fleet_server.db.outage import OutageLog, database_unavailable
 
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW_S = 0.2
 MAX_QUEUED = 10_000
+OUTAGE_RETRY_S = 1.0
+"""How soon a batch the database did not take is tried again."""
 
 
 @dataclass
@@ -48,6 +51,7 @@ class AlarmWriter:
         self._queue: list[AlarmChange] = []
         self._wake = asyncio.Event()
         self._listeners: list[AlarmListener] = []
+        self._outage = OutageLog(log, "alarm writer")
 
     def add_listener(self, listener: AlarmListener) -> Callable[[], None]:
         """Call listener(event) on the event loop after each committed change; returns a
@@ -95,8 +99,10 @@ class AlarmWriter:
                 events = [e for change in changes for e in apply_change(session, change)]
                 session.commit()
                 return events
-            except Exception:
+            except Exception as exc:
                 session.rollback()
+                if database_unavailable(exc):
+                    raise  # kept queued by flush() until the database is back
                 log.exception("storing %s alarm changes failed; retrying one by one", len(changes))
         # One bad change (e.g. its site was deleted meanwhile) must not block the others.
         events = []
@@ -106,7 +112,9 @@ class AlarmWriter:
                     found = apply_change(session, change)
                     session.commit()
                     events += found
-                except Exception:
+                except Exception as exc:
+                    if database_unavailable(exc):
+                        raise  # gone meanwhile: the batch is stored again when it is back
                     self.counters.failed += 1
                     log.exception("dropped alarm change %s", type(change).__name__)
         return events
@@ -116,7 +124,12 @@ class AlarmWriter:
         changes, self._queue = self._queue, []
         if not changes:
             return
-        events = await asyncio.to_thread(self._write, changes)
+        try:
+            events = await asyncio.to_thread(self._write, changes)
+        except Exception:
+            # The database is unreachable: nothing is dropped, the next flush tries again.
+            self._queue = changes + self._queue
+            raise
         self.counters.raised += sum(e.kind == "alarm.raised" for e in events)
         self.counters.cleared += sum(e.kind == "alarm.cleared" for e in events)
         self.announce(events)
@@ -130,5 +143,9 @@ class AlarmWriter:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
-                log.exception("alarm writer failed")
+            except Exception as exc:
+                self._outage.failed(exc, "alarm writer failed")
+                await asyncio.sleep(OUTAGE_RETRY_S)
+                self._wake.set()
+            else:
+                self._outage.succeeded()

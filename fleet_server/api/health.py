@@ -13,11 +13,16 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
-    """200 once the broker link is up, 503 while it is not."""
+    """200 while the broker link is up and the database answers, 503 while either is not
+    (robots carry on meanwhile; the body says which)."""
     up = services.link.connected
+    database = services.db.ping()
+    problems = [
+        what for what, ok in (("broker link down", up), ("database down", database)) if not ok
+    ]
     return JSONResponse(
-        {"status": "ok" if up else "broker link down", "broker_link": up},
-        status_code=200 if up else 503,
+        {"status": "; ".join(problems) or "ok", "broker_link": up, "database": database},
+        status_code=503 if problems else 200,
     )
 
 

@@ -71,7 +71,8 @@ class Database:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # any driver error means "not reachable"
-            log.warning("database ping failed: %s", exc)
+            # Probes ask often: an outage is reported by the loops that meet it (OutageLog).
+            log.debug("database ping failed: %s", exc)
             return False
         return True
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import httpx
 
 from fleet_server.db import Database
+from fleet_server.db.outage import OutageLog
 from fleet_server.feeds.signing import (
     DELIVERY_HEADER,
     EVENT_ID_HEADER,
@@ -140,19 +141,22 @@ class WebhookSender:
     async def run(self) -> None:
         """Deliver until cancelled; in-flight posts are cancelled with it."""
         pruned_at = 0.0
+        outage = OutageLog(log, "webhook deliveries")
         async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
             self._client = client
             try:
                 while True:
                     self._wake.clear()
-                    if time.monotonic() - pruned_at > PRUNE_EVERY_S:
-                        pruned_at = time.monotonic()
-                        await asyncio.to_thread(self._prune)
                     try:
+                        if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                            pruned_at = time.monotonic()
+                            await asyncio.to_thread(self._prune)
                         found, next_at = await asyncio.to_thread(self._due)
-                    except Exception:
-                        log.exception("reading due webhook deliveries failed")
+                    except Exception as exc:
+                        outage.failed(exc, "reading due webhook deliveries failed")
                         found, next_at = [], None
+                    else:
+                        outage.succeeded()
                     for due in found:
                         self._in_flight.add(due.id)
                         task = asyncio.create_task(self._deliver(due), name=f"webhook-{due.id}")

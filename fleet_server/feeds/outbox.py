@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fleet_server.db import Database
+from fleet_server.db.outage import OutageLog
 from fleet_server.feeds.events import FeedEventData
 from fleet_server.feeds.store import store_events
 
@@ -84,13 +85,16 @@ class FeedOutbox:
         self._loop = asyncio.get_running_loop()
         if self._queue:
             self._wake.set()
+        outage = OutageLog(log, "feeds outbox")
         while True:
             await self._wake.wait()
             await asyncio.sleep(self.batch_window_s)
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
-                log.exception("storing feed events failed; retrying in 1 s")
+            except Exception as exc:
+                outage.failed(exc, "storing feed events failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
                 self._wake.set()
+            else:
+                outage.succeeded()

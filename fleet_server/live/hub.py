@@ -26,6 +26,7 @@ from typing import Protocol
 
 from fleet_server.auth.roles import Principal
 from fleet_server.db import Database
+from fleet_server.db.outage import OutageLog
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.live.client import ALARMS, MISSIONS, ROBOTS, SCHEDULES, LiveClient, Update
 from fleet_server.live.directory import Directory, read_directory
@@ -243,14 +244,17 @@ class LiveHub:
             loop.call_soon_threadsafe(self._refresh_now.set)
 
     async def _directory_loop(self) -> None:
+        outage = OutageLog(log, "live hub directory")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refresh_now.wait(), self.settings.directory_refresh_s)
             self._refresh_now.clear()
             try:
                 await self.refresh_directory()
-            except Exception:
-                log.exception("live hub could not re-read the robot directory")
+            except Exception as exc:
+                outage.failed(exc, "live hub could not re-read the robot directory")
+            else:
+                outage.succeeded()
 
     def close(self) -> None:
         """Stop listening and ask every client to go (server shutdown)."""
@@ -262,12 +266,16 @@ class LiveHub:
     async def _every(period_s: float, step: Callable[[], Awaitable[None]]) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        name = getattr(step, "__name__", str(step))
+        outage = OutageLog(log, f"live hub {name}")
         while True:
             try:
                 await step()
-            except Exception:
+            except Exception as exc:
                 # A failed step (a database hiccup) must not end the stream; try again.
-                log.exception("live hub step %s failed", getattr(step, "__name__", step))
+                outage.failed(exc, "live hub step %s failed", name)
+            else:
+                outage.succeeded()
             next_at = max(next_at + period_s, loop.time())
             await asyncio.sleep(next_at - loop.time())
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from fleet_server.db import Database
 from fleet_server.db.models import Mission, MissionEvent, Robot
+from fleet_server.db.outage import OutageLog
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
@@ -219,6 +220,7 @@ class MissionRuntime:
         self._remove_listener = live.add_listener(self._on_robot_event)
         self._action_counter = 0
         self._transition_hooks: list[TransitionHook] = []
+        self._outage = OutageLog(log, "mission runtime")
         self.dispatcher = Dispatcher(self, charging or ChargingPolicy(), replan_interval_s)
         """Plans, dispatches, preempts and sends robots to charge (one round per step)."""
         self.dispatch_blocked: Callable[[str], bool] = lambda _site_id: False
@@ -301,9 +303,12 @@ class MissionRuntime:
             self._wake.clear()
             try:
                 await self.step()
-            except Exception:
-                # A failing step must not stop dispatching; it is logged and retried.
-                log.exception("mission runtime step failed")
+            except Exception as exc:
+                # A failing step must not stop dispatching; it is logged and retried (robot
+                # progress not yet applied is kept for the next step).
+                self._outage.failed(exc, "mission runtime step failed")
+            else:
+                self._outage.succeeded()
 
     async def step(self) -> None:
         """Apply robot progress, reassign lost missions, assign and dispatch pending ones."""
@@ -311,7 +316,17 @@ class MissionRuntime:
         events = list(self._events)
         self._events.clear()
         if events:
-            follow = await asyncio.to_thread(self._apply_progress, events)
+            follow = _FollowUps()
+            try:
+                await asyncio.to_thread(self._apply_progress, events, follow)
+            except Exception:
+                # The events not yet committed go back, ahead of newer ones: a robot's
+                # `order finished` during a database outage is applied when it is back.
+                self._events.extendleft(reversed(events))
+                # Those of the events that were stored still go out (unrecorded: the
+                # database is what failed); a robot waiting for its next round gets it.
+                self._publish(follow)
+                raise
             runs = list(self.running.values())
             await asyncio.to_thread(self.recovery.record_follow_ups, follow.orders, runs)
             self._publish(follow)
@@ -407,16 +422,12 @@ class MissionRuntime:
         """Give lost missions back to the queue; the assignment loop picks a robot again."""
         with self.db.session() as session:
             for mission_id in mission_ids:
-                run = self.running.pop(mission_id, None)
+                run = self.running.get(mission_id)
                 mission = session.get(Mission, mission_id)
                 if run is None or mission is None:
+                    self.running.pop(mission_id, None)
                     continue
                 note = self._keep_what_was_done(run, mission)
-                self.progress.forget(run.robot)
-                self._orphans[run.robot] = run.compiled.order_id
-                # Nothing more of that order may reach the robot: no resend, no release.
-                self._call_on_loop(self.orders.withdraw_order, *run.robot, run.compiled.order_id)
-                self.traffic.finish(run.robot)
                 state = MissionState(mission.state)
                 if state is S.ACTIVE:
                     transition(mission, S.PAUSED, "robot lost", ACTOR, session)
@@ -430,6 +441,14 @@ class MissionRuntime:
                         session,
                     )
                 self._commit(session)
+                # Stored: only now is the run given up (a database error above leaves it
+                # followed, to be reassigned at the next step).
+                self.running.pop(mission_id, None)
+                self.progress.forget(run.robot)
+                self._orphans[run.robot] = run.compiled.order_id
+                # Nothing more of that order may reach the robot: no resend, no release.
+                self._call_on_loop(self.orders.withdraw_order, *run.robot, run.compiled.order_id)
+                self.traffic.finish(run.robot)
         self._wake.set()
 
     def _keep_what_was_done(self, run: Running, mission: Mission) -> str:
@@ -601,26 +620,38 @@ class MissionRuntime:
 
     # -- progress (worker thread) ------------------------------------------------------------
 
-    def _apply_progress(self, events: list[ProgressEvent]) -> _FollowUps:
-        follow = _FollowUps()
+    def _apply_progress(self, events: list[ProgressEvent], follow: _FollowUps) -> None:
+        """Apply `events` in order, removing each from the list once it is done (committed
+        or of no concern); on an error the list holds the ones not applied."""
         with self.db.session() as session:
-            for event in events:
+            while events:
+                event = events[0]
                 mission = session.get(Mission, uuid.UUID(event.mission_id))
                 run = self.running.get(uuid.UUID(event.mission_id))
                 if mission is None or run is None:
+                    events.pop(0)
                     continue
                 if MissionState(mission.state) in TERMINAL_STATES:
                     self._after_terminal(run, event, follow)
+                    events.pop(0)
                     continue
-                self._apply_one(session, mission, run, event, follow)
-                self._commit(session)
+                sent = len(follow.orders), len(follow.instant)
+                try:
+                    self._apply_one(session, mission, run, event, follow)
+                    self._commit(session)
+                except Exception:
+                    # Nothing of it is stored: applied again (from the stored state) later,
+                    # its follow-ups with it.
+                    session.rollback()
+                    del follow.orders[sent[0] :], follow.instant[sent[1] :]
+                    raise
+                events.pop(0)
                 if (
                     MissionState(mission.state) in TERMINAL_STATES
                     and event.kind is not ProgressKind.CANCELLED
                     and not run.return_after_cancel  # followed until cancelled, then sent back
                 ):
                     self._finish(run)
-        return follow
 
     def _after_terminal(self, run: Running, event: ProgressEvent, follow: _FollowUps) -> None:
         if event.kind is ProgressKind.CANCELLED and run.return_after_cancel:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from fleet_server.db import Database
 from fleet_server.db.models import Robot
+from fleet_server.db.outage import OutageLog
 from fleet_server.fleet.live_state import RobotKey
 
 log = logging.getLogger(__name__)
@@ -156,14 +157,17 @@ async def running_directory(
     wanted = directory._reload_wanted = asyncio.Event()
 
     async def refresh() -> None:
+        outage = OutageLog(log, "robot directory")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wanted.wait(), refresh_s)
             wanted.clear()
             try:
                 await asyncio.to_thread(load_directory, db, directory)
-            except Exception:
-                log.exception("reloading the robot directory failed")
+            except Exception as exc:
+                outage.failed(exc, "reloading the robot directory failed")
+            else:
+                outage.succeeded()
             # Robots inventing identities must not turn into a database query each.
             await asyncio.sleep(min_interval_s)
 

@@ -37,6 +37,7 @@ from fleet_server.alarms.store import apply_change
 from fleet_server.auth.audit import Actor, record_audit
 from fleet_server.db import Database
 from fleet_server.db.models import Mission, Schedule, ScheduleOccurrence
+from fleet_server.db.outage import OutageLog
 from fleet_server.errors import InvalidInput
 from fleet_server.missions.queries import create_mission
 from fleet_server.missions.site_check import check_mission_against_site
@@ -322,11 +323,14 @@ class ScheduleMaterialiser:
         """Tick every `tick_s` and on every wake, until cancelled."""
         self._loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
+        outage = OutageLog(log, "schedules")
         while True:
             try:
                 await asyncio.to_thread(self.tick)
-            except Exception:
-                log.exception("schedule tick failed")
+            except Exception as exc:
+                outage.failed(exc, "schedule tick failed")
+            else:
+                outage.succeeded()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.timing.tick_s)
             wake.clear()

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert
 
 from fleet_server.db import Database
 from fleet_server.db.models import TelemetrySample
+from fleet_server.db.outage import OutageLog
 from fleet_server.fleet.live_state import LiveFleet, RobotKey
 from fleet_server.robots.directory import RobotDirectory
 
@@ -76,6 +77,7 @@ class TelemetrySampler:
         self._monotonic = monotonic
         self.counters = TelemetryCounters()
         self._last_sampled: dict[RobotKey, datetime] = {}
+        self._outage = OutageLog(log, "telemetry")
 
     def collect(self) -> list[Sample]:
         """One sample per online registered robot with news since its last sample (on the loop)."""
@@ -120,15 +122,18 @@ class TelemetrySampler:
     def _store_and_prune(self, samples: list[Sample], prune: bool) -> None:
         try:
             self.store(samples)
-        except Exception:
-            # History is best effort: a lost batch is a gap of one interval, logged.
+        except Exception as exc:
+            # History is best effort: a lost batch is a gap of one interval, logged (an
+            # outage once, when it begins).
             self.counters.failed_batches += 1
-            log.exception("storing %s telemetry samples failed", len(samples))
+            self._outage.failed(exc, "storing %s telemetry samples failed", len(samples))
+        else:
+            self._outage.succeeded()
         if prune:
             try:
                 removed = self.prune()
-            except Exception:
-                log.exception("deleting old telemetry failed")
+            except Exception as exc:
+                self._outage.failed(exc, "deleting old telemetry failed")
             else:
                 if removed:
                     log.info("deleted %s telemetry samples older than %s", removed, self.retention)
