@@ -25,7 +25,7 @@ from fleet_server.live.hub import LiveHub, LiveSettings
 from fleet_server.missions.charging import ChargingPolicy
 from fleet_server.missions.emergency import EmergencyService, running_emergency
 from fleet_server.missions.runtime import MissionRuntime
-from fleet_server.missions.traffic_link import stale_stall_alarms
+from fleet_server.missions.traffic_stalls import stale_stall_alarms
 from fleet_server.mqtt_client import MqttLink
 from fleet_server.observability.fleet_metrics import FleetMetrics, MetricSources, MissionCounts
 from fleet_server.robots.broker_sync import BrokerAccountSync, running_embedded_broker

@@ -16,7 +16,7 @@ from fleet_server.alarms.store import apply_change
 from fleet_server.db.models import Alarm
 from fleet_server.missions.runtime import MissionRuntime, _Dispatch
 from fleet_server.missions.states import MissionState
-from fleet_server.missions.traffic_link import STALL_ALARM, stale_stall_alarms
+from fleet_server.missions.traffic_stalls import STALL_ALARM, stale_stall_alarms
 from missions.compiler import StartPose, compile_mission
 from missions.types import Capability, parse_mission
 from tests.unit.fleet_server.missions.link_support import (
