@@ -58,7 +58,8 @@ class UnassignedReason(StrEnum):
     """No capable robot has the charge to do it alone and return to its charger (nor
     does it fit after any planned task)."""
     BATTERY_COMMITTED = "battery_committed"
-    """Capable robots have the charge only without their planned queues."""
+    """Capable robots could do it alone, but not after their planned queues: the charge
+    left, or no route from where those end (the name is kept for API clients)."""
 
 
 @dataclass(frozen=True, slots=True)

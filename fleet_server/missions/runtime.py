@@ -301,14 +301,22 @@ class MissionRuntime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_s)
             self._wake.clear()
-            try:
-                await self.step()
-            except Exception as exc:
-                # A failing step must not stop dispatching; it is logged and retried (robot
-                # progress not yet applied is kept for the next step).
-                self._outage.failed(exc, "mission runtime step failed")
-            else:
-                self._outage.succeeded()
+            await self.step_or_keep_traffic()
+
+    async def step_or_keep_traffic(self) -> bool:
+        """One :meth:`step`; False if it failed (logged; retried at the next one)."""
+        try:
+            await self.step()
+        except Exception as exc:
+            # A failing step must not stop dispatching; it is logged and retried (robot
+            # progress not yet applied is kept for the next step).
+            self._outage.failed(exc, "mission runtime step failed")
+            # Traffic control needs no database: robots under way keep being released as
+            # the way ahead frees (e.g. while the database is unavailable).
+            self._tick_traffic()
+            return False
+        self._outage.succeeded()
+        return True
 
     async def step(self) -> None:
         """Apply robot progress, reassign lost missions, assign and dispatch pending ones."""
@@ -340,7 +348,16 @@ class MissionRuntime:
         for dispatch in dispatches:
             self._send_initial(dispatch)
         self._publish_round(self.dispatcher.take_output())
-        self.traffic.tick({run.robot for run in self.running.values()} | self.dispatcher.driving())
+        self.traffic.tick(self._driving())
+
+    def _driving(self) -> set[RobotKey]:
+        return {run.robot for run in self.running.values()} | self.dispatcher.driving()
+
+    def _tick_traffic(self) -> None:
+        try:
+            self.traffic.tick(self._driving())
+        except Exception:
+            log.exception("traffic control tick failed")
 
     def _through_traffic(self, dispatches: list[_Dispatch]) -> None:
         """Each new order releases only the part of its path traffic control reserved."""

@@ -230,7 +230,8 @@ class LinkWorld:
         state = robot.agent.build_state()
         self.live.apply_state((MANUFACTURER, robot.serial), state, self.t)
 
-    def step(self, dt: float = 0.2) -> None:
+    def step(self, dt: float = 0.2, *, tick_link: bool = True) -> None:
+        """``tick_link`` False: the link is left to a runtime that ticks it itself."""
         self.t += dt
         reporting = [r for r in self.robots.values() if r.serial not in self.offline]
         for robot in reporting:
@@ -239,7 +240,8 @@ class LinkWorld:
         for robot in reporting:
             self._report(robot)
             self.deliver()
-        self.link.tick(set(self.running))
+        if tick_link:
+            self.link.tick(set(self.running))
         self.deliver()
         self.check()
 

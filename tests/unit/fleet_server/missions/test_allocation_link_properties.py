@@ -208,7 +208,13 @@ def test_an_idle_capable_robot_with_charge_never_leaves_a_mission_waiting(
         if mission.mission_id not in plan.unassigned or mission.entry not in at:
             continue
         for robot in robots:
-            idle = robot.busy_priority is None and not robot.charging
+            # Free: running nothing, not charging, and given nothing by this plan (a robot
+            # planned for one mission may be unable to reach the next from where it ends).
+            idle = (
+                robot.busy_priority is None
+                and not robot.charging
+                and not plan.queues.get(robot.key)
+            )
             preferred_ok = mission.preferred_robot not in main or (
                 robot.serial == mission.preferred_robot
             )

@@ -8,13 +8,14 @@ on kinematic bodies, orders and states through the real publisher and live fleet
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fleet_server.alarms.store import apply_change
 from fleet_server.db.models import Alarm
-from fleet_server.missions.runtime import MissionRuntime, _Dispatch
+from fleet_server.missions.runtime import MissionRuntime, _Dispatch, _FollowUps
 from fleet_server.missions.states import MissionState
 from fleet_server.missions.traffic_stalls import STALL_ALARM, stale_stall_alarms
 from missions.compiler import StartPose, compile_mission
@@ -24,6 +25,7 @@ from tests.unit.fleet_server.missions.link_support import (
     SITE_ID,
     LinkWorld,
     orders_to,
+    patrol_to,
     profile,
 )
 from tests.unit.fleet_server.missions.server_support import Server, stored_server
@@ -36,7 +38,9 @@ def follow(world: LinkWorld, runtime: MissionRuntime, mission_id: uuid.UUID) -> 
     events = list(runtime._events)
     runtime._events.clear()
     if events:
-        runtime._publish(runtime._apply_progress(events))
+        follow_ups = _FollowUps()
+        runtime._apply_progress(events, follow_ups)
+        runtime._publish(follow_ups)
         world.deliver()
     if mission_id not in runtime.running:
         world.running.pop((MANUFACTURER, "g"), None)
@@ -134,3 +138,52 @@ def test_stall_alarms_an_earlier_run_left_uncleared_are_cleared_at_start(tmp_pat
                 apply_change(session, change)
             session.commit()
         assert stale_stall_alarms(server.db) == []
+
+
+def test_traffic_control_keeps_releasing_while_the_database_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    # a drives L1:396 -> 444 -> 416 -> ... -> 403; idle stands on 416, so a's first release
+    # ends at 444 and the rest comes only from traffic control's ticks.
+    with stored_server(tmp_path) as server:
+        world = LinkWorld(fixture_site("clinic"), {"a": "L1:396", "idle": "L1:416"})
+        runtime = server.runtime(world.live, world.orders)
+        world.restart(runtime.traffic)
+        key = (MANUFACTURER, "a")
+        spec = {"kind": "patrol", "site": SITE_ID, "checkpoints": ["L1:403"], "dwell_s": 1}
+        mission_id = server.add_mission("a", spec, MissionState.DISPATCHED)
+        compiled = patrol_to(world.site, "a", "L1:396", "L1:403", str(mission_id))
+        dispatch = _Dispatch(mission_id, key, compiled, SITE_ID, profile("a"))
+        database, away = tmp_path / "fleet.db", tmp_path / "away.db"
+
+        def unplug(src: Path, dst: Path) -> None:
+            server.db.engine.dispose()
+            dst.unlink(missing_ok=True)
+            src.rename(dst)
+
+        async def drive() -> None:
+            runtime._through_traffic([dispatch])
+            runtime._send_initial(dispatch)
+            world.deliver()
+            assert dispatch.compiled.initial_release == 1
+            unplug(database, away)  # the database goes away: every step fails
+            while world.standing_waypoint("a") != "L1:403" or world.robots["a"].body.speed:
+                assert world.t < 300, world.link.snapshot(SITE_ID)
+                world.step(tick_link=False)
+                assert not await runtime.step_or_keep_traffic()
+                await asyncio.sleep(0)  # the link's flush
+                world.deliver()
+            assert runtime.running[mission_id].robot == key  # not recorded yet
+            unplug(away, database)  # back: the robot's progress is applied
+            while mission_id in runtime.running:
+                assert world.t < 400, world.link.snapshot(SITE_ID)
+                world.step(tick_link=False)
+                assert await runtime.step_or_keep_traffic()
+                await asyncio.sleep(0)
+                world.deliver()
+
+        asyncio.run(drive())
+        assert server.state(mission_id) is MissionState.COMPLETED
+        assert runtime.traffic.counters.make_way == 1
+        assert runtime.traffic.counters.reservation_conflicts == 0
+        runtime.close()
