@@ -14,7 +14,7 @@ def test_killed_agent_mission_is_paused_then_reassigned_and_completed(tmp_path: 
         "loss-a": ("L1_left_nurse_center", [Capability.PATROL]),
         "loss-b": ("L1_right_nurse_center", [Capability.PATROL]),
     }
-    with fleet_world(tmp_path, robots, mission_reassign_after_s=3.0) as world:
+    with fleet_world(tmp_path, robots, time_scale=4.0, mission_reassign_after_s=3.0) as world:
         mission = world.create(
             {
                 "kind": "patrol",

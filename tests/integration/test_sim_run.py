@@ -72,7 +72,7 @@ def test_hospital_night_patrol_completes() -> None:
 
 
 def test_plaza_dawn_spray_covers_every_target() -> None:
-    report = run("plaza_patrol", start_at="05:59", duration_s=120, time_scale=60, drain_s=40)
+    report = run("plaza_patrol", start_at="05:59", duration_s=120, time_scale=120, drain_s=40)
     assert_all_finished(report, {"disinfection": 1})
     assert report["disinfection"] == {
         "missions": 1,
