@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
@@ -138,6 +138,8 @@ class AppointmentPlan:
     start: datetime | None
     destination: Destination | None
     spec: GuidanceMission | None
+    over: bool = False
+    """A booked appointment whose time is over: no new guide; one under way is left be."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,8 @@ class AppointmentDesk:
             )
         destination = choose_destination(appointment, routing.table(), prefix)
         start = appointment_start(appointment, prefix)
+        if _over(appointment, start):
+            return AppointmentPlan(fhir_id, status, resource, start, destination, None, over=True)
         spec = _guidance(site_id, fhir_id, routing, destination, start)
         try:
             check_mission_against_site(self.sites, session, spec)
@@ -224,7 +228,12 @@ class AppointmentDesk:
         running = mission is not None and MissionState(mission.state) not in TERMINAL_STATES
         action: Action = "recorded"
         if plan.spec is None:
-            if running and mission is not None and plan.status not in KEEP_STATUSES:
+            if (
+                running
+                and mission is not None
+                and not plan.over
+                and plan.status not in KEEP_STATUSES
+            ):
                 self.runtime.cancel(session, mission, actor)
                 action = "cancelled"
         else:
@@ -252,6 +261,18 @@ class AppointmentDesk:
             action = "cancelled"
         link.status = "cancelled"
         return Outcome(link, mission, action, False)
+
+
+def _over(appointment: FhirAppointment, start: datetime) -> bool:
+    """A booked appointment whose end (its start, without one) has passed needs no guide.
+
+    A visitor who has arrived or checked in is guided whatever the time (a late arrival
+    still has to find the department).
+    """
+    if str(appointment.status) != "booked":
+        return False
+    end = appointment.end if isinstance(appointment.end, datetime) else start
+    return end < datetime.now(UTC)
 
 
 def _link(session: Session, site_id: str, fhir_id: str) -> Appointment | None:

@@ -154,6 +154,23 @@ def test_an_appointment_becomes_one_guidance_mission_that_updates_and_cancels(
     assert sum(m["spec"].get("name") == "appointment visit-1" for m in missions) == 3
 
 
+def test_a_booked_appointment_already_over_gets_no_guide_an_arrived_visitor_does(
+    api: Api, clinic: str
+) -> None:
+    over = _post(api, appointment("visit-past", _later(-2)))
+    assert over.status_code == 201, over.text
+    assert (over.json()["action"], over.json()["mission_id"]) == ("recorded", None)
+    assert over.json()["destination"] == "L2_north_counter"
+    # Started ten minutes ago but not over yet: still guided.
+    running = _later(-1 / 6)
+    body = appointment("visit-now", running, end=(running + timedelta(minutes=30)).isoformat())
+    assert _post(api, body).json()["action"] == "created"
+    # The late visitor arrives after all: guided now, whatever the time.
+    arrived = _post(api, appointment("visit-past", _later(-2), status="arrived"))
+    assert arrived.status_code == 200 and arrived.json()["action"] == "created"
+    assert _mission(api, arrived.json()["mission_id"])["state"] in ("pending", "assigned")
+
+
 def test_a_coded_service_maps_and_fhir_json_is_accepted(api: Api, clinic: str) -> None:
     body = appointment(
         "visit-2",
