@@ -654,16 +654,7 @@ class TrafficManager:
         old = st.plan.path
         # ``via`` runs from the anchor of node r to the waypoint of node ``rejoin``.
         detour = via[1:-1] if old.waypoints[r] is not None else via[:-1]
-        head: tuple[str | None, ...] = (old.waypoints[r], *detour, old.waypoints[rejoin])
-        head_lengths = tuple(
-            self.resources.distance_m(u, v) if u is not None and v is not None else 0.0
-            for u, v in itertools.pairwise(head)
-        )
-        new_path = TrafficPath(
-            node_ids=(old.node_ids[r], *detour, *old.node_ids[rejoin:]),
-            waypoints=(old.waypoints[r], *detour, *old.waypoints[rejoin:]),
-            lengths_m=(*head_lengths, *old.lengths_m[rejoin:]),
-        )
+        new_path = self._spliced(old, r, detour, rejoin)
         resolution = Resolution(
             robot=st.name,
             cycle=(st.name,),
@@ -675,13 +666,7 @@ class TrafficManager:
         )
         cap = None if st.cap is None else resolution.new_index(st.cap)
         try:
-            self.plan(
-                st.name,
-                new_path,
-                priority=st.priority,
-                robot_class=st.robot_class,
-                release_cap=cap,
-            )
+            self._replan(st, new_path, cap)
         except TrafficPlanError as exc:
             log.info("%s cannot go around by %s: %s", st.name, ", ".join(detour), exc)
             return None
@@ -787,16 +772,7 @@ class TrafficManager:
         # ``via`` runs from the anchor of node r out and back to it; node r itself is
         # repeated after it, so a waypoint node r stands for the last anchor of ``via``.
         detour = via[1:-1] if old.waypoints[r] is not None else via
-        head_waypoints: tuple[str | None, ...] = (old.waypoints[r], *detour, old.waypoints[r])
-        head_lengths = tuple(
-            self.resources.distance_m(u, v) if u is not None and v is not None else 0.0
-            for u, v in itertools.pairwise(head_waypoints)
-        )
-        new_path = TrafficPath(
-            node_ids=(old.node_ids[r], *detour, *old.node_ids[r:]),
-            waypoints=(old.waypoints[r], *detour, *old.waypoints[r:]),
-            lengths_m=(*head_lengths, *old.lengths_m[r:]),
-        )
+        new_path = self._spliced(old, r, detour, r)
         resolution = Resolution(
             robot=st.name,
             cycle=cycle,
@@ -806,13 +782,7 @@ class TrafficManager:
             path=new_path,
         )
         cap = None if st.cap is None else resolution.new_index(max(st.cap, r))
-        self.plan(
-            st.name,
-            new_path,
-            priority=st.priority,
-            robot_class=st.robot_class,
-            release_cap=cap,
-        )
+        self._replan(st, new_path, cap)
         moved = self._robots[st.name]
         at = via.index(refuge) + (0 if old.waypoints[r] is not None else 1)
         moved.yielding = _Yield(
@@ -821,6 +791,34 @@ class TrafficManager:
             way_back=moved.plan.needed(at, resolution.new_index(r)) - moved.plan.occupies[at],
         )
         return resolution
+
+    def _spliced(
+        self, old: TrafficPath, r: int, detour: tuple[str, ...], rejoin: int
+    ) -> TrafficPath:
+        """Node ``r`` of ``old``, the ``detour`` waypoints, then ``old`` from node ``rejoin`` on.
+
+        ``rejoin`` equal to ``r``: out along the detour and back to node ``r``.
+        """
+        head: tuple[str | None, ...] = (old.waypoints[r], *detour, old.waypoints[rejoin])
+        head_lengths = tuple(
+            self.resources.distance_m(u, v) if u is not None and v is not None else 0.0
+            for u, v in itertools.pairwise(head)
+        )
+        return TrafficPath(
+            node_ids=(old.node_ids[r], *detour, *old.node_ids[rejoin:]),
+            waypoints=(old.waypoints[r], *detour, *old.waypoints[rejoin:]),
+            lengths_m=(*head_lengths, *old.lengths_m[rejoin:]),
+        )
+
+    def _replan(self, st: _Robot, path: TrafficPath, release_cap: int | None) -> None:
+        """Give ``st``'s robot ``path`` in place of its plan, with its priority and class."""
+        self.plan(
+            st.name,
+            path,
+            priority=st.priority,
+            robot_class=st.robot_class,
+            release_cap=release_cap,
+        )
 
     # -- views and checks ----------------------------------------------------------------
 
