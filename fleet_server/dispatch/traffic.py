@@ -51,7 +51,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet_server.dispatch.traffic_deadlock import find_cycles, find_refuge, find_way
+from fleet_server.dispatch.traffic_deadlock import find_cycles, find_refuge_aside, find_way
 from fleet_server.dispatch.traffic_errors import (
     DeadlockUnresolved,
     ReservationConflict,
@@ -742,27 +742,17 @@ class TrafficManager:
         for name in cycle:
             if name != st.name:
                 cycle_others |= self._remaining(name)
-        start = st.plan.anchors[st.released]
-        # Best a refuge off everybody's way, reached without crossing it; at worst any
-        # waypoint off everybody's way.
-        for avoid, avoid_passing, any_waypoint in (
-            (all_others, True, False),
-            (cycle_others, True, False),
-            (cycle_others, False, False),
-            (all_others, False, True),
-        ):
-            refuge = find_refuge(
-                self.resources,
-                st.robot_class,
-                start,
-                taken=taken,
-                avoid=avoid,
-                avoid_passing=avoid_passing,
-                any_waypoint=any_waypoint,
-            )
-            if refuge is not None:
-                return self._take_detour(st, cycle, refuge.waypoint, refuge.there + refuge.back[1:])
-        return None
+        refuge = find_refuge_aside(
+            self.resources,
+            st.robot_class,
+            st.plan.anchors[st.released],
+            taken=taken,
+            others_ahead=all_others,
+            waiting_ahead=cycle_others,
+        )
+        if refuge is None:
+            return None
+        return self._take_detour(st, cycle, refuge.waypoint, refuge.there + refuge.back[1:])
 
     def _take_detour(
         self, st: _Robot, cycle: tuple[str, ...], refuge: str, via: tuple[str, ...]

@@ -106,6 +106,48 @@ def find_refuge(
     return None
 
 
+def find_refuge_aside(
+    site: SiteResources,
+    robot_class: RobotClass | None,
+    start: str,
+    *,
+    taken: Collection[str],
+    others_ahead: Collection[str],
+    waiting_ahead: Collection[str],
+    crowded: bool = False,
+) -> Refuge | None:
+    """The nearest refuge for a robot making way, as far off the others' ways as the map allows.
+
+    ``others_ahead``: the waypoints every other robot still has to pass; ``waiting_ahead``:
+    those the robots it makes way for still have to pass. Tried in turn: a refuge off
+    everybody's way reached without crossing it, one off the waiting robots' way reached
+    without crossing it, the same reached across it, any waypoint off everybody's way, and
+    with ``crowded`` any waypoint off the waiting robots' way. ``taken`` as for
+    :func:`find_refuge`.
+    """
+    tries = [
+        (others_ahead, True, False),
+        (waiting_ahead, True, False),
+        (waiting_ahead, False, False),
+        (others_ahead, False, True),
+    ]
+    if crowded:
+        tries.append((waiting_ahead, False, True))
+    for avoid, avoid_passing, any_waypoint in tries:
+        refuge = find_refuge(
+            site,
+            robot_class,
+            start,
+            taken=taken,
+            avoid=avoid,
+            avoid_passing=avoid_passing,
+            any_waypoint=any_waypoint,
+        )
+        if refuge is not None:
+            return refuge
+    return None
+
+
 def find_way(
     site: SiteResources,
     robot_class: RobotClass | None,

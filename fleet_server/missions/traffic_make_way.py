@@ -14,7 +14,7 @@ back out.
 
 from __future__ import annotations
 
-from fleet_server.dispatch.traffic_deadlock import Refuge, find_refuge
+from fleet_server.dispatch.traffic_deadlock import Refuge, find_refuge_aside
 from fleet_server.dispatch.traffic_errors import TrafficError
 from fleet_server.dispatch.traffic_release import walk_mission
 from fleet_server.dispatch.traffic_resources import waypoint_resource
@@ -202,26 +202,16 @@ class MakeWay:
         start = manager.path(robot).anchors[manager.current_node(robot)]
         key = self._state.by_name[robot]
         robot_class = self._state.entries[key].robot_class
-        for avoid, avoid_passing, any_waypoint in (
-            (ahead, True, False),
-            (waiting_ahead, True, False),
-            (waiting_ahead, False, False),
-            (ahead, False, True),
-            # Crowded: any place off the way of those it blocks (others may push it on).
-            (waiting_ahead, False, True),
-        ):
-            refuge = find_refuge(
-                manager.resources,
-                robot_class,
-                start,
-                taken=taken,
-                avoid=avoid,
-                avoid_passing=avoid_passing,
-                any_waypoint=any_waypoint,
-            )
-            if refuge is not None:
-                return refuge
-        return None
+        # Crowded, any place off the way of those it blocks will do (others may push it on).
+        return find_refuge_aside(
+            manager.resources,
+            robot_class,
+            start,
+            taken=taken,
+            others_ahead=ahead,
+            waiting_ahead=waiting_ahead,
+            crowded=True,
+        )
 
 
 def _idle(state: State | None) -> bool:
