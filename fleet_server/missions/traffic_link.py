@@ -205,12 +205,25 @@ class TrafficLink:
                     self._not_loaded.pop(site_id, None)
         return robot_sites, loaded
 
-    def _entry_on(self, robot: RobotKey, site_id: str) -> Entry:
-        """The robot's entry on ``site_id`` (a new one if it had none there)."""
+    def _enter(
+        self, site_id: str, robot: RobotKey, robot_class: RobotClass | None
+    ) -> tuple[SiteTable, Entry] | None:
+        """The site's table and the robot's entry on it (a new one if it had none there).
+
+        None (counted and logged) if the site has no table: the robot runs free. Called
+        with the lock held.
+        """
+        self._state.robot_sites.setdefault(robot, site_id)
+        table = self._state.sites.get(site_id)
+        if table is None:
+            self.counters.unmanaged += 1
+            log.warning("traffic control: no table for site %s; %s runs free", site_id, robot)
+            return None
         entry = self._state.entries.get(robot)
         if entry is None or entry.site_id != site_id:
             entry = self._state.enter(robot, site_id)
-        return entry
+        entry.robot_class = robot_class
+        return table, entry
 
     # -- the runtime's side --------------------------------------------------------------
 
@@ -230,14 +243,10 @@ class TrafficLink:
         mission is held at its meeting point until :meth:`set_release_cap` lifts it.
         """
         with self._lock:
-            self._state.robot_sites.setdefault(robot, site_id)
-            table = self._state.sites.get(site_id)
-            if table is None:
-                self.counters.unmanaged += 1
-                log.warning("traffic control: no table for site %s; %s runs free", site_id, robot)
+            placed = self._enter(site_id, robot, robot_class)
+            if placed is None:
                 return self._issue(robot, compiled, send)
-            entry = self._entry_on(robot, site_id)
-            entry.robot_class = robot_class
+            table, entry = placed
             prepared = self._state.start_on(table, entry, compiled, Role.MISSION)
             return self._issue(robot, prepared, send)
 
@@ -313,14 +322,10 @@ class TrafficLink:
         path does not fit it: the order runs on outside traffic control.
         """
         with self._lock:
-            self._state.robot_sites.setdefault(robot, site_id)
-            table = self._state.sites.get(site_id)
-            if table is None:
-                self.counters.unmanaged += 1
-                log.warning("traffic control: no table for site %s; %s runs free", site_id, robot)
+            placed = self._enter(site_id, robot, robot_class)
+            if placed is None:
                 return False
-            entry = self._entry_on(robot, site_id)
-            entry.robot_class = robot_class
+            table, entry = placed
             taken = take_back(
                 self._state,
                 table,
