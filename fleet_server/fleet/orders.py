@@ -27,6 +27,8 @@ from typing import Generic, Protocol, TypeVar
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
 from missions.vda5050 import (
     PROTOCOL_VERSION,
+    Action,
+    BlockingType,
     Error,
     HeaderCounter,
     InstantActions,
@@ -35,6 +37,7 @@ from missions.vda5050 import (
     TopicKind,
     encode,
     topic_for,
+    utc_timestamp,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,23 @@ GaveUpCallback = Callable[[RobotKey, Message, str], None]
 RejectedCallback = Callable[[RobotKey, Message, Error], None]
 _ErrorKey = tuple[str, tuple[tuple[str, str], ...]]
 M = TypeVar("M", Order, InstantActions)
+
+
+def instant_action(robot: RobotKey, action_type: str, action_id: str) -> InstantActions:
+    """An instantActions message of one HARD-blocking action for ``robot``.
+
+    The header is a placeholder until :meth:`OrderPublisher.send_instant_actions` fills it in.
+    """
+    return InstantActions(
+        header_id=0,
+        timestamp=utc_timestamp(),
+        version=PROTOCOL_VERSION,
+        manufacturer=robot[0],
+        serial_number=robot[1],
+        actions=[
+            Action(action_type=action_type, action_id=action_id, blocking_type=BlockingType.HARD)
+        ],
+    )
 
 
 class Publisher(Protocol):

@@ -42,7 +42,7 @@ from fleet_server.db import Database
 from fleet_server.db.models import Mission, SiteEmergency
 from fleet_server.feeds.events import FeedEventData, emergency_event
 from fleet_server.fleet.live_state import LiveFleet, RobotKey
-from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.fleet.orders import OrderPublisher, instant_action
 from fleet_server.missions.parking import assign_spots, parking_order, parking_spots, spot_times
 from fleet_server.missions.runtime import MissionRuntime, robot_profile
 from fleet_server.missions.state_machine import IllegalTransition
@@ -51,14 +51,9 @@ from fleet_server.robots.registry import active_robots
 from fleet_server.sites.store import SiteMapUnavailable, SiteNotFound, SiteStore
 from missions.compiler import MissionCompileError
 from missions.vda5050 import (
-    Action,
     ActionStatus,
-    BlockingType,
-    InstantActions,
     Order,
-    utc_timestamp,
 )
-from missions.vda5050.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -415,20 +410,8 @@ class EmergencyService:
         parking.cancel_sent_at = now
         self._action_counter += 1
         manufacturer, serial = parking.robot
-        message = InstantActions(
-            header_id=0,
-            timestamp=utc_timestamp(),
-            version=PROTOCOL_VERSION,
-            manufacturer=manufacturer,
-            serial_number=serial,
-            actions=[
-                Action(
-                    action_type="cancelOrder",
-                    action_id=f"emergency-cancel-{uuid.uuid4().hex[:8]}-{self._action_counter}",
-                    blocking_type=BlockingType.HARD,
-                )
-            ],
-        )
+        action_id = f"emergency-cancel-{uuid.uuid4().hex[:8]}-{self._action_counter}"
+        message = instant_action(parking.robot, "cancelOrder", action_id)
         self.orders.send_instant_actions(manufacturer, serial, message)
 
     def _plan(self, emergency: Emergency) -> list[tuple[RobotKey, Order]]:

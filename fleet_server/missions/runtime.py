@@ -30,7 +30,7 @@ from fleet_server.db import Database
 from fleet_server.db.models import Mission, MissionEvent, Robot
 from fleet_server.db.outage import OutageLog
 from fleet_server.fleet.live_state import LiveFleet, RobotEvent, RobotKey, RobotLive
-from fleet_server.fleet.orders import OrderPublisher
+from fleet_server.fleet.orders import OrderPublisher, instant_action
 from fleet_server.fleet.progress import MissionProgress, ProgressEvent, ProgressKind
 from fleet_server.missions.charging import ChargingPolicy
 from fleet_server.missions.dispatcher import Dispatcher, RoundOutput
@@ -56,11 +56,8 @@ from missions.types import (
     parse_mission,
 )
 from missions.vda5050 import (
-    Action,
     ActionStatus,
-    BlockingType,
     ErrorLevel,
-    InstantActions,
     Order,
     utc_timestamp,
 )
@@ -561,18 +558,7 @@ class MissionRuntime:
         if cancelling:
             with contextlib.suppress(KeyError):
                 self.progress.cancel_requested(robot, action_id)
-        message = InstantActions(
-            header_id=0,
-            timestamp=utc_timestamp(),
-            version=PROTOCOL_VERSION,
-            manufacturer=robot[0],
-            serial_number=robot[1],
-            actions=[
-                Action(
-                    action_type=action_type, action_id=action_id, blocking_type=BlockingType.HARD
-                )
-            ],
-        )
+        message = instant_action(robot, action_type, action_id)
         self.orders.send_instant_actions(robot[0], robot[1], message)
 
     def _send_initial(self, dispatch: _Dispatch) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from fleet_server.dispatch.traffic_release import Reroute
 from fleet_server.fleet.live_state import RobotKey
+from fleet_server.fleet.orders import instant_action
 from fleet_server.missions.traffic_state import (
     DONE,
     Entry,
@@ -27,8 +28,7 @@ from fleet_server.missions.traffic_state import (
     standing_still,
 )
 from missions.compiler import CompiledMission
-from missions.vda5050 import Action, BlockingType, InstantActions, State, utc_timestamp
-from missions.vda5050.protocol import PROTOCOL_VERSION
+from missions.vda5050 import State
 
 RerouteCallback = Callable[[RobotKey, CompiledMission], None]
 """Told that a robot's mission now runs as a new order (after stepping aside)."""
@@ -95,7 +95,7 @@ class Reroutes:
                 reroute.resolution.refuge,
                 ", ".join(reroute.resolution.cycle),
             )
-        state.send(key, _instant(key, "cancelOrder", cancel_id))
+        state.send(key, instant_action(key, "cancelOrder", cancel_id))
 
     def follow(self, table: SiteTable, entry: Entry, robot_state: State) -> None:
         """The robot of a pending reroute reported: send its new order once the cancel is
@@ -141,16 +141,3 @@ class Reroutes:
             tracked.results.update(reroute.results)
         if entry.role is Role.MISSION:
             self._on_reroute(entry.key, compiled)
-
-
-def _instant(robot: RobotKey, action_type: str, action_id: str) -> InstantActions:
-    return InstantActions(
-        header_id=0,
-        timestamp=utc_timestamp(),
-        version=PROTOCOL_VERSION,
-        manufacturer=robot[0],
-        serial_number=robot[1],
-        actions=[
-            Action(action_type=action_type, action_id=action_id, blocking_type=BlockingType.HARD)
-        ],
-    )
