@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -53,6 +53,16 @@ def _open_database() -> tuple[Settings, Database]:
 
 def _cli_actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}")
+
+
+def _print_credentials(result: dict[str, Any], headline: str, as_json: bool) -> None:
+    """Print a robot's new MQTT credentials (the only time the password is shown)."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(headline)
+    typer.echo(f"mqtt username: {result['mqtt_username']}")
+    typer.echo(f"mqtt password (shown once, store it now): {result['mqtt_password']}")
 
 
 @app.command("register")
@@ -103,12 +113,7 @@ def register(
         _fail(exc.detail.replace("site_id:", "--site:", 1) if field == "site_id" else exc.detail)
     finally:
         database.close()
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    typer.echo(f"registered robot {manufacturer}/{serial} at site {site}")
-    typer.echo(f"mqtt username: {result['mqtt_username']}")
-    typer.echo(f"mqtt password (shown once, store it now): {result['mqtt_password']}")
+    _print_credentials(result, f"registered robot {manufacturer}/{serial} at site {site}", as_json)
 
 
 @app.command("rotate-credentials")
@@ -140,9 +145,5 @@ def rotate_credentials(
         "mqtt_username": credentials.mqtt_username,
         "mqtt_password": credentials.mqtt_password,
     }
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    typer.echo(f"new credentials for robot {manufacturer}/{serial}; the old password is void")
-    typer.echo(f"mqtt username: {credentials.mqtt_username}")
-    typer.echo(f"mqtt password (shown once, store it now): {credentials.mqtt_password}")
+    headline = f"new credentials for robot {manufacturer}/{serial}; the old password is void"
+    _print_credentials(result, headline, as_json)
