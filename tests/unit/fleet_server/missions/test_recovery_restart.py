@@ -13,7 +13,7 @@ from fleet_server.db.models import Mission, MissionOrder
 from fleet_server.missions.recovery import plan_digest
 from fleet_server.missions.runtime import _Dispatch
 from fleet_server.missions.states import MissionState
-from missions.compiler import QuietHours, RobotProfile, StartPose, compile_mission
+from missions.compiler import CompiledMission, QuietHours, RobotProfile, StartPose, compile_mission
 from missions.sites import Site
 from missions.types import Capability, parse_mission
 from tests.unit.fleet_server.missions.link_support import (
@@ -67,14 +67,18 @@ def test_an_order_with_actions_silenced_for_quiet_hours_is_followed_again(
     }
     mission_id = server.add_mission("q1", spec, MissionState.ACTIVE, site_id=QUIET_SITE)
     profile = robot_profile("q1")
-    compiled = compile_mission(
-        parse_mission({**spec, "site": site.name}),
-        site,
-        profile,
-        start=StartPose(waypoint="L1_left_nurse_center"),
-        order_id=str(mission_id),
-        quiet=QUIET_ROOM,
-    )
+
+    def compiled_with(quiet: QuietHours | None) -> CompiledMission:
+        return compile_mission(
+            parse_mission({**spec, "site": site.name}),
+            site,
+            profile,
+            start=StartPose(waypoint="L1_left_nurse_center"),
+            order_id=str(mission_id),
+            quiet=quiet,
+        )
+
+    compiled = compiled_with(QUIET_ROOM)
     assert compiled.quiet_suppressed == ("speak",)
     compiled.order()
     first = server.runtime()
@@ -83,14 +87,7 @@ def test_an_order_with_actions_silenced_for_quiet_hours_is_followed_again(
     )
     first.close()
     # The same inputs without the quiet hours make another plan: the test means something.
-    loud = compile_mission(
-        parse_mission({**spec, "site": site.name}),
-        site,
-        profile,
-        start=StartPose(waypoint="L1_left_nurse_center"),
-        order_id=str(mission_id),
-    )
-    assert plan_digest(loud) != plan_digest(compiled)
+    assert plan_digest(compiled_with(None)) != plan_digest(compiled)
 
     # Restarted when the quiet hours are over (or changed): the order is the recorded one.
     restarted = server.runtime()

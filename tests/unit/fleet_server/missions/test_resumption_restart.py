@@ -52,6 +52,7 @@ from robot_agent.config import AgentConfig, RobotDescription
 from sim.adapter import SimAdapter, SimSurroundings
 from sim.kinematic import KinematicRobot
 from tests.unit.fleet_server.db.databases import BACKENDS, temporary_database
+from tests.unit.fleet_server.missions.link_support import Wire
 from tests.unit.missions.compiler.compiler_support import clinic_with_rooms
 
 RMF = Path(__file__).resolve().parents[3] / "fixtures" / "maps" / "rmf"
@@ -88,16 +89,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             session.commit()
         yield db
         db.close()
-
-
-class Wire:
-    """Stands in for the server's MQTT link: keeps what was published."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self.sent.append((topic, payload))
 
 
 @dataclass
