@@ -158,6 +158,19 @@ class Ledger:
             complete += int(reached and done == self.actions_of(robot, order_id))
         return complete
 
+    def finished_on_robot(self, mission_id: str) -> bool:
+        """The mission's one execution reached the end of its order on its robot."""
+        return self.complete_executions(mission_id) == 1 and any(
+            s.order_id == mission_id and s.nodes_left == 0 for s in self.states
+        )
+
+    def in_flight(self, mission_ids: list[str]) -> list[str]:
+        """Missions whose robot's latest state shows their order not yet done."""
+        last = {s.robot: s for s in self.states}
+        return [
+            m for m in mission_ids if any(s.order_id == m and s.nodes_left for s in last.values())
+        ]
+
     def progress_after_handover(self, mission_id: str) -> int:
         """Progress reports on the mission's orders the server could have prevented."""
         count = 0

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from robot_agent.config import AgentConfig, RobotDescription
 from sim.clock import SimClock
 from sim.fleet import SimFleet, SimulatedRobot
 from sim.kinematic import KinematicRobot
+from tests.integration.faults.ledger import Ledger
 from tests.support.mqtt import Captured, Recorder, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -307,3 +309,43 @@ def broker_and_recorder() -> Iterator[tuple[MosquittoBroker, TimedRecorder]]:
     finally:
         recorder.close()
         broker.stop()
+
+
+@dataclass
+class Rig:
+    """Mosquitto with its recorder, the server and the simulated robots of one test."""
+
+    broker: MosquittoBroker
+    recorder: TimedRecorder
+    server: ServerProcess
+    robots: SimRobots
+
+    def ledger(self) -> Ledger:
+        """What the broker saw so far."""
+        return Ledger.read(self.recorder.timed())
+
+
+@contextmanager
+def running_fleet(
+    workdir: Path,
+    fleet: dict[str, tuple[str, list[str]]],
+    *,
+    online_s: float = 20.0,
+    reconnect_max_s: float = 30.0,
+    **env: str,
+) -> Iterator[Rig]:
+    """The server (``env``: settings over the defaults) with the clinic and the robots of
+    ``fleet`` (serial -> start waypoint, capabilities), those robots running and online
+    within ``online_s``; all stopped after."""
+    with broker_and_recorder() as (broker, recorder):
+        server = ServerProcess(workdir, broker.port, **env)
+        robots = SimRobots(broker.port, fleet, reconnect_max_s=reconnect_max_s)
+        try:
+            server.start()
+            server.create_clinic({serial: caps for serial, (_, caps) in fleet.items()})
+            robots.start()
+            assert wait_until(lambda: server.robots_online(list(fleet)), online_s)
+            yield Rig(broker, recorder, server, robots)
+        finally:
+            robots.stop()
+            server.stop()

@@ -23,12 +23,7 @@ import pytest
 
 from fleet_server.broker import find_free_port
 from tests.integration.faults.ledger import Ledger
-from tests.integration.faults.rig import (
-    RecordProperty,
-    ServerProcess,
-    SimRobots,
-    broker_and_recorder,
-)
+from tests.integration.faults.rig import RecordProperty, running_fleet
 from tests.support.mqtt import wait_until
 
 ROBOTS = {
@@ -131,62 +126,53 @@ def test_database_outage_robots_carry_on_and_nothing_is_lost(
     server logs the outage once and carries on when it is back; the mission its robot
     finished during the outage is recorded completed from the robot's state, the others
     are followed to their end; all complete, none run twice."""
-    with broker_and_recorder() as (broker, recorder):
-        server = ServerProcess(
-            tmp_path, broker.port, FLEET_DATABASE_URL=cluster.url, FLEET_TELEMETRY_INTERVAL_S="1"
+    with running_fleet(
+        tmp_path, ROBOTS, FLEET_DATABASE_URL=cluster.url, FLEET_TELEMETRY_INTERVAL_S="1"
+    ) as rig:
+        server, recorder = rig.server, rig.recorder
+        # Where the robot stands, released whole: it finishes alone during the outage.
+        short = server.patrol("db-1", ["L1_left_nurse_center"], dwell_s=24.0)
+        long_2 = server.patrol(
+            "db-2", ["L1_right_negative_air_pressure", "L1_sub_waiting_area_8"], dwell_s=32.0
         )
-        robots = SimRobots(broker.port, ROBOTS)
-        try:
-            server.start()
-            server.create_clinic({serial: caps for serial, (_, caps) in ROBOTS.items()})
-            robots.start()
-            assert wait_until(lambda: server.robots_online(list(ROBOTS)), 20)
-            # Where the robot stands, released whole: it finishes alone during the outage.
-            short = server.patrol("db-1", ["L1_left_nurse_center"], dwell_s=24.0)
-            long_2 = server.patrol(
-                "db-2", ["L1_right_negative_air_pressure", "L1_sub_waiting_area_8"], dwell_s=32.0
-            )
-            long_3 = server.patrol(
-                "db-3", ["L1_sub_waiting_area_5", "L1_sub_waiting_area_2"], dwell_s=32.0
-            )
-            missions = [short, long_2, long_3]
-            server.await_states(missions, {"active"}, 20)
+        long_3 = server.patrol(
+            "db-3", ["L1_sub_waiting_area_5", "L1_sub_waiting_area_2"], dwell_s=32.0
+        )
+        missions = [short, long_2, long_3]
+        server.await_states(missions, {"active"}, 20)
 
-            cluster.stop()
-            down_at = time.monotonic()
-            api = server.http.get("/api/v1/missions", headers=server._headers)
-            created = server.http.post(
-                "/api/v1/missions",
-                headers=server._headers,
-                json={"kind": "patrol", "site": "clinic", "checkpoints": ["L1_left_nurse_center"]},
-            )
-            health = server.http.get("/healthz")
-            assert wait_until(lambda: _finished_on_robot(recorder.timed(), short), OUTAGE_S), (
-                "the short patrol did not finish on its robot during the outage"
-            )
-            progress_during = _progress_between(recorder.timed(), down_at, time.monotonic())
-            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
-            in_flight = _in_flight(recorder.timed(), missions)
-            cluster.start()
-            back_at = time.monotonic()
-            assert wait_until(lambda: server.http.get("/healthz").status_code == 200, 15), (
-                server.http.get("/healthz").text
-            )
-            recovered_s = time.monotonic() - back_at
-            assert wait_until(lambda: server._signed_in(), 10)
-            server.await_states(missions, {"completed"}, 40)
-            settled_s = time.monotonic() - back_at
-            # The runtime still dispatches: a mission created after the outage completes.
-            after = server.patrol("db-1", ["L1_sub_waiting_area_1"], dwell_s=2.0)
-            server.await_states([after], {"completed"}, 30)
-            ledger = Ledger.read(recorder.timed())
-            final = server.states([*missions, after])
-            events = {m: server.events(m) for m in missions}
-            alive = server.process is not None and server.process.poll() is None
-        finally:
-            robots.stop()
-            server.stop()
-        log = server.log_tail(lines=100_000)
+        cluster.stop()
+        down_at = time.monotonic()
+        api = server.http.get("/api/v1/missions", headers=server._headers)
+        created = server.http.post(
+            "/api/v1/missions",
+            headers=server._headers,
+            json={"kind": "patrol", "site": "clinic", "checkpoints": ["L1_left_nurse_center"]},
+        )
+        health = server.http.get("/healthz")
+        assert wait_until(lambda: rig.ledger().finished_on_robot(short), OUTAGE_S), (
+            "the short patrol did not finish on its robot during the outage"
+        )
+        progress_during = _progress_between(recorder.timed(), down_at, time.monotonic())
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
+        in_flight = rig.ledger().in_flight(missions)
+        cluster.start()
+        back_at = time.monotonic()
+        assert wait_until(lambda: server.http.get("/healthz").status_code == 200, 15), (
+            server.http.get("/healthz").text
+        )
+        recovered_s = time.monotonic() - back_at
+        assert wait_until(lambda: server._signed_in(), 10)
+        server.await_states(missions, {"completed"}, 40)
+        settled_s = time.monotonic() - back_at
+        # The runtime still dispatches: a mission created after the outage completes.
+        after = server.patrol("db-1", ["L1_sub_waiting_area_1"], dwell_s=2.0)
+        server.await_states([after], {"completed"}, 30)
+        ledger = rig.ledger()
+        final = server.states([*missions, after])
+        events = {m: server.events(m) for m in missions}
+        alive = server.process is not None and server.process.poll() is None
+    log = server.log_tail(lines=100_000)
 
     lost = sum(1 for state in final.values() if state != "completed")
     twice = sum(ledger.executed_twice(m) for m in [*missions, after])
@@ -221,19 +207,6 @@ def _assert_database_problem(status: int, headers: Any, body: dict[str, Any]) ->
     assert body["type"] == "urn:fleet:problem:database-unavailable", body
     assert "Traceback" not in str(body) and "psycopg" not in str(body), body
     assert int(headers["retry-after"]) >= 1, headers
-
-
-def _finished_on_robot(messages: list[tuple[float, str, bytes]], mission_id: str) -> bool:
-    ledger = Ledger.read(messages)
-    return ledger.complete_executions(mission_id) == 1 and any(
-        s.order_id == mission_id and s.nodes_left == 0 for s in ledger.states
-    )
-
-
-def _in_flight(messages: list[tuple[float, str, bytes]], missions: list[str]) -> list[str]:
-    """Missions whose robot's latest state shows their order not yet done."""
-    last = {s.robot: s for s in Ledger.read(messages).states}
-    return [m for m in missions if any(s.order_id == m and s.nodes_left for s in last.values())]
 
 
 def _progress_between(messages: list[tuple[float, str, bytes]], start: float, end: float) -> int:

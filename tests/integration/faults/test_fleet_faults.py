@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from fleet_server.broker import MosquittoBroker
 from tests.integration.faults.ledger import Ledger, StateSeen
 from tests.integration.faults.rig import (
     REASSIGN_AFTER_S,
     ROBOT_KEEPALIVE_S,
     RecordProperty,
+    Rig,
     ServerProcess,
-    SimRobots,
-    TimedRecorder,
-    broker_and_recorder,
+    running_fleet,
 )
 from tests.support.mqtt import wait_until
 
@@ -36,34 +33,13 @@ SERVER_KEEPALIVE_S = 30
 """The server's MQTT keepalive (fleet_server.mqtt_client.MqttLink default)."""
 
 
-@dataclass
-class Rig:
-    broker: MosquittoBroker
-    recorder: TimedRecorder
-    server: ServerProcess
-    robots: SimRobots
-
-    def ledger(self) -> Ledger:
-        return Ledger.read(self.recorder.timed())
-
-
 # One rig per test: a robot killed by one test stays where it died, and its reservation
 # would hold up robots of the next test on the same corridors.
 @pytest.fixture
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("fleet-faults")
-    with broker_and_recorder() as (broker, recorder):
-        server = ServerProcess(workdir, broker.port)
-        robots = SimRobots(broker.port, ROBOTS, reconnect_max_s=ROBOT_KEEPALIVE_S)
-        try:
-            server.start()
-            server.create_clinic({serial: caps for serial, (_, caps) in ROBOTS.items()})
-            robots.start()
-            assert wait_until(lambda: server.robots_online(list(ROBOTS)), 30)
-            yield Rig(broker, recorder, server, robots)
-        finally:
-            robots.stop()
-            server.stop()
+    with running_fleet(workdir, ROBOTS, online_s=30, reconnect_max_s=ROBOT_KEEPALIVE_S) as rig:
+        yield rig
 
 
 def _robot_of(rig: Rig, mission_id: str) -> str | None:

@@ -6,12 +6,7 @@ import time
 from pathlib import Path
 
 from tests.integration.faults.ledger import Ledger
-from tests.integration.faults.rig import (
-    RecordProperty,
-    ServerProcess,
-    SimRobots,
-    broker_and_recorder,
-)
+from tests.integration.faults.rig import RecordProperty, running_fleet
 from tests.support.mqtt import wait_until
 
 ROBOTS = {
@@ -30,51 +25,42 @@ def test_server_killed_mid_missions_finds_every_mission_again(
     its robot finished while the server was down, completes from the robot's state; the
     long ones, still under way, are followed to their end; the queued one is dispatched;
     all complete."""
-    with broker_and_recorder() as (broker, recorder):
-        server = ServerProcess(tmp_path, broker.port)
-        robots = SimRobots(broker.port, ROBOTS)
-        try:
-            server.start()
-            server.create_clinic({serial: caps for serial, (_, caps) in ROBOTS.items()})
-            robots.start()
-            assert wait_until(lambda: server.robots_online(list(ROBOTS)), 20)
-            long_1 = server.patrol(
-                "crash-1",
-                ["L1_sub_waiting_area_2", "L1_left_treatment_1", "L1_sub_waiting_area_1"],
-                dwell_s=15.0,
-            )
-            # Where the robot stands: an order of one node, released whole, so the robot
-            # can finish it alone while the server is down.
-            short = server.patrol("crash-2", ["L1_right_nurse_center"], dwell_s=30.0)
-            long_3 = server.patrol(
-                "crash-3",
-                ["L1_right_negative_air_pressure", "L1_sub_waiting_area_8", "L1_right_procedure"],
-                dwell_s=15.0,
-            )
-            running = [long_1, short, long_3]
-            server.await_states(running, {"active"}, 20)
-            queued = server.patrol("crash-2", ["L1_sub_waiting_area_5"])
-            assert server.mission(queued)["state"] == "pending"
+    with running_fleet(tmp_path, ROBOTS) as rig:
+        server, recorder = rig.server, rig.recorder
+        long_1 = server.patrol(
+            "crash-1",
+            ["L1_sub_waiting_area_2", "L1_left_treatment_1", "L1_sub_waiting_area_1"],
+            dwell_s=15.0,
+        )
+        # Where the robot stands: an order of one node, released whole, so the robot
+        # can finish it alone while the server is down.
+        short = server.patrol("crash-2", ["L1_right_nurse_center"], dwell_s=30.0)
+        long_3 = server.patrol(
+            "crash-3",
+            ["L1_right_negative_air_pressure", "L1_sub_waiting_area_8", "L1_right_procedure"],
+            dwell_s=15.0,
+        )
+        running = [long_1, short, long_3]
+        server.await_states(running, {"active"}, 20)
+        queued = server.patrol("crash-2", ["L1_sub_waiting_area_5"])
+        assert server.mission(queued)["state"] == "pending"
 
-            server.kill()
-            killed_at = time.monotonic()
-            assert wait_until(lambda: _finished_on_robot(recorder.timed(), short), 30), (
-                _robot_trail(recorder.timed(), "crash-2")
-            )
-            downtime = time.monotonic() - killed_at
-            in_flight = _in_flight(recorder.timed(), running)
-            startup_s = server.start()
-            restarted_at = time.monotonic()
-            again = server.states(running)
-            assert all(again[m] in ("active", "completed") for m in running), again
-            server.await_states([*running, queued], {"completed"}, 60)
-            settled_s = time.monotonic() - restarted_at
-            ledger = Ledger.read(recorder.timed())
-            final = server.states([*running, queued])
-            events = {m: server.events(m) for m in running}
-        finally:
-            robots.stop()
-            server.stop()
+        server.kill()
+        killed_at = time.monotonic()
+        assert wait_until(lambda: rig.ledger().finished_on_robot(short), 30), _robot_trail(
+            recorder.timed(), "crash-2"
+        )
+        downtime = time.monotonic() - killed_at
+        in_flight = rig.ledger().in_flight(running)
+        startup_s = server.start()
+        restarted_at = time.monotonic()
+        again = server.states(running)
+        assert all(again[m] in ("active", "completed") for m in running), again
+        server.await_states([*running, queued], {"completed"}, 60)
+        settled_s = time.monotonic() - restarted_at
+        ledger = rig.ledger()
+        final = server.states([*running, queued])
+        events = {m: server.events(m) for m in running}
 
     lost = sum(1 for state in final.values() if state != "completed")
     twice = sum(ledger.executed_twice(m) for m in [*running, queued])
@@ -98,19 +84,6 @@ def test_server_killed_mid_missions_finds_every_mission_again(
     causes = [e["cause"] for e in events[short]]
     assert causes[-1] == "order finished", causes
     assert {o.robot for o in ledger.orders_of(short)} == {"crash-2"}
-
-
-def _in_flight(messages: list[tuple[float, str, bytes]], missions: list[str]) -> list[str]:
-    """Missions whose robot's latest state shows their order not yet done."""
-    last = {s.robot: s for s in Ledger.read(messages).states}
-    return [m for m in missions if any(s.order_id == m and s.nodes_left for s in last.values())]
-
-
-def _finished_on_robot(messages: list[tuple[float, str, bytes]], mission_id: str) -> bool:
-    ledger = Ledger.read(messages)
-    return ledger.complete_executions(mission_id) == 1 and any(
-        s.order_id == mission_id and s.nodes_left == 0 for s in ledger.states
-    )
 
 
 def _robot_trail(messages: list[tuple[float, str, bytes]], robot: str) -> str:
