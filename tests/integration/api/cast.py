@@ -3,14 +3,14 @@
 The cast covers every role case: an admin for all sites (`admin`, created by the server
 from FLEET_ADMIN_PASSWORD), an admin of one site, a site manager, a dispatcher and a viewer
 at site `north`, a viewer at `south`, and a user without roles. Tests that need real places
-give a site the clinic's map (`give_clinic_map`).
+give a site the clinic's map (`give_clinic_map`) or upload site `clinic` (`upload_clinic`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,27 @@ GRANTS: dict[str, list[Grant]] = {
 }
 ROLES = (*GRANTS, "anonymous")
 NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
+NORTH_DISPATCH = {"admin", "admin_north", "manager_north", "dispatcher_north"}
+NORTH_MANAGERS = {"admin", "admin_north", "manager_north"}
+ANY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
 PATROL_AT_NORTH = {"kind": "patrol", "site": "north", "checkpoints": ["L1_left_nurse_center"]}
 TEST_HASHER = PasswordHasher("fast-insecure")
+
+
+def status_for(allowed: set[str], ok: int, hidden: int) -> Callable[[str], int]:
+    """The status each cast member should get: 401 signed out, ``ok`` in ``allowed``, 403
+    for the rest of north's staff (who see the thing), ``hidden`` for everyone else (404
+    where they are not to learn that it exists)."""
+
+    def expected(role: str) -> int:
+        if role == "anonymous":
+            return 401
+        if role in allowed:
+            return ok
+        return 403 if role in NORTH_STAFF else hidden
+
+    return expected
 
 
 def app_settings(broker_port: int, database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -148,3 +166,18 @@ def give_clinic_map(api: Api, site_id: str = "north") -> None:
         assert site is not None, site_id
         site.site_map = clinic_map()
         session.commit()
+
+
+def upload_clinic(api: Api) -> dict[str, Any]:
+    """Create site `clinic` through the API (as admin) from the clinic's RMF building file
+    and floor image; returns the created site."""
+    files = [
+        ("map_file", ("clinic.building.yaml", (RMF / "clinic.building.yaml").read_bytes())),
+        ("images", ("clinic.png", (RMF / "clinic.png").read_bytes())),
+    ]
+    created = api.client.post(
+        "/api/v1/sites", files=files, data={"kind": "hospital"}, headers=api.as_("admin")
+    )
+    assert created.status_code == 201, created.text
+    site: dict[str, Any] = created.json()
+    return site

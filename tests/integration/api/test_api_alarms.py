@@ -19,20 +19,20 @@ from fleet_server.db.base import utcnow
 from fleet_server.db.models import Alarm, Site
 from tests.integration.api.cast import (
     ADMIN_PASSWORD,
+    ANY_ROLE,
+    NORTH_DISPATCH,
+    NORTH_STAFF,
     ROLES,
     Api,
     app_settings,
     running_app,
     services_of,
     sign_in,
+    status_for,
 )
 from tests.integration.api.robot_messages import PahoRobot, error
 from tests.support.mqtt import wait_until
 from tests.unit.fleet_server.db.databases import BACKENDS, temporary_database
-
-NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
-NORTH_DISPATCH = {"admin", "admin_north", "manager_north", "dispatcher_north"}
-ANY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 
 
 def _register(client: Any, headers: dict[str, str], serial: str) -> None:
@@ -135,25 +135,14 @@ def _get_one(api: Api, role: str) -> Any:
     return api.client.get(f"/api/v1/alarms/{_stored_alarm(api)}", headers=api.as_(role))
 
 
-def _expected(allowed: set[str], ok: int, hidden: int) -> Callable[[str], int]:
-    def expected(role: str) -> int:
-        if role == "anonymous":
-            return 401
-        if role in allowed:
-            return ok
-        return 403 if role in NORTH_STAFF else hidden
-
-    return expected
-
-
 CASES: list[tuple[str, Call, Callable[[str], int]]] = [
     (
         "GET /alarms",
         lambda api, role: api.client.get("/api/v1/alarms", headers=api.as_(role)),
-        _expected(ANY_ROLE, 200, 403),
+        status_for(ANY_ROLE, 200, 403),
     ),
-    ("GET /alarms/{id}", _get_one, _expected(NORTH_STAFF, 200, 404)),
-    ("POST /alarms/{id}/acknowledge", _ack, _expected(NORTH_DISPATCH, 200, 404)),
+    ("GET /alarms/{id}", _get_one, status_for(NORTH_STAFF, 200, 404)),
+    ("POST /alarms/{id}/acknowledge", _ack, status_for(NORTH_DISPATCH, 200, 404)),
 ]
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.api.cast import Api
+from tests.integration.api.cast import Api, upload_clinic
 
-RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
 BASE = "/api/v1/sites/clinic"
 SNOMED = "http://snomed.info/sct"
 ROUTING = {
@@ -50,14 +48,7 @@ def _later(hours: float = 2.0) -> datetime:
 
 @pytest.fixture(scope="module")
 def clinic(api: Api) -> str:
-    files = [
-        ("map_file", ("clinic.building.yaml", (RMF / "clinic.building.yaml").read_bytes())),
-        ("images", ("clinic.png", (RMF / "clinic.png").read_bytes())),
-    ]
-    created = api.client.post(
-        "/api/v1/sites", files=files, data={"kind": "hospital"}, headers=api.as_("admin")
-    )
-    assert created.status_code == 201, created.text
+    upload_clinic(api)
     unrouted = _post(api, appointment("early", _later()))
     assert unrouted.status_code == 409, unrouted.text
     assert "appointment-routing" in unrouted.json()["detail"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,11 @@ from fleet_server.broker import MosquittoBroker
 from fleet_server.db.base import utcnow
 from fleet_server.db.models import Alarm
 from missions.sites import import_site
-from tests.integration.api.cast import Api, add_user, sign_in
+from tests.integration.api.cast import RMF, Api, add_user, sign_in, upload_clinic
 from tests.integration.api.robot_messages import PahoRobot
 from tests.support.mqtt import wait_until
 from tests.unit.missions.sites.test_sites_geo import check_rfc7946
 
-RMF = Path(__file__).resolve().parents[2] / "fixtures" / "maps" / "rmf"
 START = "L1_sub_waiting_area_5"
 
 
@@ -67,14 +65,7 @@ def _alarm(api: Api, **fields: Any) -> int:
 @pytest.fixture(scope="module")
 def clinic(api: Api, module_broker: MosquittoBroker) -> Iterator[dict[str, Any]]:
     """The clinic with g1 standing at START, g2 silent, one robot alarm and one site alarm."""
-    files = [
-        ("map_file", ("clinic.building.yaml", (RMF / "clinic.building.yaml").read_bytes())),
-        ("images", ("clinic.png", (RMF / "clinic.png").read_bytes())),
-    ]
-    created = api.client.post(
-        "/api/v1/sites", files=files, data={"kind": "hospital"}, headers=api.as_("admin")
-    )
-    assert created.status_code == 201, created.text
+    created = upload_clinic(api)
     _register(api, "g1")
     _register(api, "g2")
     site = import_site(RMF / "clinic.building.yaml", kind="hospital")
@@ -87,7 +78,7 @@ def clinic(api: Api, module_broker: MosquittoBroker) -> Iterator[dict[str, Any]]
     _alarm(api, severity="warning", code="geo.site")
     viewer = add_user(api.services, [Grant(Role.VIEWER, "clinic")])
     yield {
-        "bbox": created.json()["bbox_wgs84"],
+        "bbox": created["bbox_wgs84"],
         "start": start,
         "sender": sender,
         "viewer": sign_in(api.client, viewer),

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.integration.api.cast import NORTH_STAFF, PATROL_AT_NORTH, ROLES, Api
-
-NORTH_DISPATCH = {"admin", "admin_north", "manager_north", "dispatcher_north"}
+from tests.integration.api.cast import (
+    ANY_ROLE,
+    NORTH_DISPATCH,
+    NORTH_STAFF,
+    PATROL_AT_NORTH,
+    ROLES,
+    Api,
+    status_for,
+)
 
 Call = Callable[[Api, str, str], httpx.Response]
 
@@ -37,50 +43,46 @@ def _post(path: str, body: object | None = None) -> Call:
     )
 
 
-def _by(
-    allowed: set[str], ok: int, hidden: int = 403, viewer_only: int = 403
-) -> Callable[[str], int]:
-    def expected(role: str) -> int:
-        if role == "anonymous":
-            return 401
-        if role in allowed:
-            return ok
-        if role in NORTH_STAFF:
-            return viewer_only
-        return hidden
-
-    return expected
-
-
-EVERY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 CASES = [
-    Case("GET /sites", _get("/api/v1/sites"), _by(EVERY_ROLE, 200)),
-    Case("GET /sites/north", _get("/api/v1/sites/north"), _by(NORTH_STAFF, 200)),
-    Case("GET /sites/north/graph", _get("/api/v1/sites/north/graph"), _by(NORTH_STAFF, 200)),
-    Case("GET /sites/north/geojson", _get("/api/v1/sites/north/geojson"), _by(NORTH_STAFF, 200)),
+    Case("GET /sites", _get("/api/v1/sites"), status_for(ANY_ROLE, 200, 403)),
+    Case("GET /sites/north", _get("/api/v1/sites/north"), status_for(NORTH_STAFF, 200, 403)),
+    Case(
+        "GET /sites/north/graph",
+        _get("/api/v1/sites/north/graph"),
+        status_for(NORTH_STAFF, 200, 403),
+    ),
+    Case(
+        "GET /sites/north/geojson",
+        _get("/api/v1/sites/north/geojson"),
+        status_for(NORTH_STAFF, 200, 403),
+    ),
     Case(
         "GET /sites/north/route",
         _get("/api/v1/sites/north/route?from=L1_left_nurse_center&to=L2_north_counter"),
-        _by(NORTH_STAFF, 200),
+        status_for(NORTH_STAFF, 200, 403),
     ),
-    Case("POST /missions", _post("/api/v1/missions", PATROL_AT_NORTH), _by(NORTH_DISPATCH, 201)),
-    Case("GET /missions", _get("/api/v1/missions"), _by(EVERY_ROLE, 200)),
-    Case("GET /missions/{id}", _get("/api/v1/missions/{mid}"), _by(NORTH_STAFF, 200, 404)),
+    Case(
+        "POST /missions",
+        _post("/api/v1/missions", PATROL_AT_NORTH),
+        status_for(NORTH_DISPATCH, 201, 403),
+    ),
+    Case("GET /missions", _get("/api/v1/missions"), status_for(ANY_ROLE, 200, 403)),
+    Case("GET /missions/{id}", _get("/api/v1/missions/{mid}"), status_for(NORTH_STAFF, 200, 404)),
     Case(
         "GET /missions/{id}/events",
         _get("/api/v1/missions/{mid}/events"),
-        _by(NORTH_STAFF, 200, 404),
+        status_for(NORTH_STAFF, 200, 404),
     ),
     # A pending mission cannot be paused or resumed: those allowed get 409 with its state.
     Case(
         "POST /missions/{id}/pause",
         _post("/api/v1/missions/{mid}/pause"),
-        _by(NORTH_DISPATCH, 409, 404),
+        status_for(NORTH_DISPATCH, 409, 404),
     ),
     Case(
         "POST /missions/{id}/resume",
         _post("/api/v1/missions/{mid}/resume"),
-        _by(NORTH_DISPATCH, 409, 404),
+        status_for(NORTH_DISPATCH, 409, 404),
     ),
 ]
 
@@ -109,7 +111,7 @@ def test_cancel_is_for_north_dispatchers(api: Api, north_mission: str, role: str
         "/api/v1/missions", json=PATROL_AT_NORTH, headers=api.as_("admin")
     ).json()
     response = api.client.post(f"/api/v1/missions/{created['id']}/cancel", headers=api.as_(role))
-    assert response.status_code == _by(NORTH_DISPATCH, 200, 404)(role), response.text
+    assert response.status_code == status_for(NORTH_DISPATCH, 200, 404)(role), response.text
     if response.status_code == 200:
         assert response.json()["state"] == "cancelled"
         again = api.client.post(f"/api/v1/missions/{created['id']}/cancel", headers=api.as_(role))

@@ -20,13 +20,18 @@ from sqlalchemy import select
 from fleet_server.broker import MosquittoBroker
 from fleet_server.db.models import Mission, Robot, TelemetrySample
 from fleet_server.missions.states import MissionState
-from tests.integration.api.cast import ROLES, TEST_HASHER, Api
+from tests.integration.api.cast import (
+    ANY_ROLE,
+    NORTH_MANAGERS,
+    NORTH_STAFF,
+    ROLES,
+    TEST_HASHER,
+    Api,
+    status_for,
+)
 from tests.integration.api.robot_messages import PahoRobot, error
 from tests.support.mqtt import wait_until
 
-NORTH_STAFF = {"admin", "admin_north", "manager_north", "dispatcher_north", "viewer_north"}
-NORTH_MANAGERS = {"admin", "admin_north", "manager_north"}
-ANY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 N1 = "/api/v1/robots/acme/n1"
 
 
@@ -59,17 +64,6 @@ def _listed(api: Api, role: str, serial: str) -> dict[str, Any]:
     return next((r for r in robots if r["serial_number"] == serial), {})
 
 
-def _by(allowed: set[str], ok: int, hidden: int = 404) -> Callable[[str], int]:
-    def expected(role: str) -> int:
-        if role == "anonymous":
-            return 401
-        if role in allowed:
-            return ok
-        return 403 if role in NORTH_STAFF else hidden
-
-    return expected
-
-
 Call = Callable[[Api, str], httpx.Response]
 
 
@@ -90,43 +84,43 @@ CASES = [
     Case(
         "POST /robots",
         lambda api, role: register(api, f"p-{uuid.uuid4().hex[:8]}", role=role),
-        _by(NORTH_MANAGERS, 201, hidden=403),
+        status_for(NORTH_MANAGERS, 201, 403),
     ),
     Case(
         "GET /robots",
         lambda api, role: api.client.get("/api/v1/robots", headers=api.as_(role)),
-        _by(ANY_ROLE, 200, hidden=403),
+        status_for(ANY_ROLE, 200, 403),
     ),
     Case(
         "GET /robots/{m}/{s}",
         lambda api, role: api.client.get(N1, headers=api.as_(role)),
-        _by(NORTH_STAFF, 200),
+        status_for(NORTH_STAFF, 200, 404),
     ),
     Case(
         "PATCH /robots/{m}/{s}",
         lambda api, role: api.client.patch(
             N1, json={"capabilities": ["patrol", "guidance"]}, headers=api.as_(role)
         ),
-        _by(NORTH_MANAGERS, 200),
+        status_for(NORTH_MANAGERS, 200, 404),
     ),
     Case(
         "POST /robots/{m}/{s}/decommission",
         lambda api, role: api.client.post(
             _fresh_robot(api) + "/decommission", headers=api.as_(role)
         ),
-        _by(NORTH_MANAGERS, 200),
+        status_for(NORTH_MANAGERS, 200, 404),
     ),
     Case(
         "POST /robots/{m}/{s}/credentials",
         lambda api, role: api.client.post(
             _fresh_robot(api) + "/credentials", headers=api.as_(role)
         ),
-        _by(NORTH_MANAGERS, 200),
+        status_for(NORTH_MANAGERS, 200, 404),
     ),
     Case(
         "GET /robots/{m}/{s}/telemetry",
         lambda api, role: api.client.get(N1 + "/telemetry", headers=api.as_(role)),
-        _by(NORTH_STAFF, 200),
+        status_for(NORTH_STAFF, 200, 404),
     ),
 ]
 

@@ -20,6 +20,8 @@ from fleet_server.broker import MosquittoBroker
 from fleet_server.db.models import Site as SiteRow
 from tests.integration.api.cast import (
     ADMIN_PASSWORD,
+    ANY_ROLE,
+    NORTH_MANAGERS,
     NORTH_STAFF,
     ROLES,
     Api,
@@ -29,11 +31,10 @@ from tests.integration.api.cast import (
     running_app,
     services_of,
     sign_in,
+    status_for,
 )
 from tests.unit.fleet_server.db.databases import BACKENDS, temporary_database
 
-NORTH_MANAGERS = {"admin", "admin_north", "manager_north"}
-ANY_ROLE = set(ROLES) - {"anonymous", "no_roles"}
 PATROL = {"kind": "patrol", "checkpoints": ["L1_left_nurse_center", "L2_north_counter"]}
 
 
@@ -66,56 +67,45 @@ def _fresh(api: Api) -> int:
     return schedule_id
 
 
-def _by(allowed: set[str], ok: int, hidden: int = 404) -> Callable[[str], int]:
-    def expected(role: str) -> int:
-        if role == "anonymous":
-            return 401
-        if role in allowed:
-            return ok
-        return 403 if role in NORTH_STAFF else hidden
-
-    return expected
-
-
 Call = Callable[[Api, str], httpx.Response]
 URL = "/api/v1/schedules/{id}"
 CASES: list[tuple[str, Call, Callable[[str], int]]] = [
-    ("POST /schedules", lambda api, role: _create(api, role), _by(NORTH_MANAGERS, 201, 403)),
+    ("POST /schedules", lambda api, role: _create(api, role), status_for(NORTH_MANAGERS, 201, 403)),
     (
         "GET /schedules",
         lambda api, role: api.client.get("/api/v1/schedules", headers=api.as_(role)),
-        _by(ANY_ROLE, 200, 403),
+        status_for(ANY_ROLE, 200, 403),
     ),
     (
         "GET /schedules/{id}",
         lambda api, role: api.client.get(URL.format(id=_fresh(api)), headers=api.as_(role)),
-        _by(NORTH_STAFF, 200),
+        status_for(NORTH_STAFF, 200, 404),
     ),
     (
         "PATCH /schedules/{id}",
         lambda api, role: api.client.patch(
             URL.format(id=_fresh(api)), json={"enabled": False}, headers=api.as_(role)
         ),
-        _by(NORTH_MANAGERS, 200),
+        status_for(NORTH_MANAGERS, 200, 404),
     ),
     (
         "PUT /schedules/{id}",
         lambda api, role: api.client.put(
             URL.format(id=_fresh(api)), json=_body(), headers=api.as_(role)
         ),
-        _by(NORTH_MANAGERS, 200),
+        status_for(NORTH_MANAGERS, 200, 404),
     ),
     (
         "DELETE /schedules/{id}",
         lambda api, role: api.client.delete(URL.format(id=_fresh(api)), headers=api.as_(role)),
-        _by(NORTH_MANAGERS, 204),
+        status_for(NORTH_MANAGERS, 204, 404),
     ),
     (
         "GET /schedules/{id}/preview",
         lambda api, role: api.client.get(
             URL.format(id=_fresh(api)) + "/preview", headers=api.as_(role)
         ),
-        _by(NORTH_STAFF, 200),
+        status_for(NORTH_STAFF, 200, 404),
     ),
 ]
 
