@@ -23,9 +23,10 @@ from fleet_server.app import create_app
 from fleet_server.broker import EmbeddedBroker
 from fleet_server.fleet.orders import OrderPublisher
 from fleet_server.settings import Settings
-from missions.vda5050 import Action, BlockingType, InstantActions, Node, NodePosition, Order
+from missions.vda5050 import Action, BlockingType, InstantActions
 from tests.support import vda_messages as vda
 from tests.support.mqtt import wait_until
+from tests.support.orders import one_node_order
 from tests.support.registry import admit_robots
 from tests.support.vda_schemas import schema_errors
 
@@ -118,28 +119,6 @@ def _on_loop(client: TestClient, fn: Callable[..., Any], *args: Any) -> Any:
     return client.portal.call(fn, *args)
 
 
-def _order(order_id: str, update: int = 0) -> Order:
-    return Order(
-        header_id=0,
-        timestamp=datetime.now(UTC),
-        version="2.1.0",
-        manufacturer="acme",
-        serial_number="placeholder",
-        order_id=order_id,
-        order_update_id=update,
-        nodes=[
-            Node(
-                node_id="dock",
-                sequence_id=0,
-                released=True,
-                node_position=NodePosition(x=0.0, y=0.0, map_id="L1"),
-                actions=[],
-            )
-        ],
-        edges=[],
-    )
-
-
 def test_lost_order_is_resent_until_echoed(
     server: TestClient, mosquitto_broker: EmbeddedBroker, robots: list[FakeRobot]
 ) -> None:
@@ -151,7 +130,7 @@ def test_lost_order_is_resent_until_echoed(
     robot = FakeRobot(mosquitto_broker.port, "r1", drop_first)
     robots.append(robot)
     orders = _orders(server)
-    _on_loop(server, orders.send_order, "acme", "r1", _order("patrol-7", 2))
+    _on_loop(server, orders.send_order, "acme", "r1", one_node_order("patrol-7", 2))
     assert wait_until(lambda: len(robot.messages("order")) >= 2, 5)
     assert wait_until(lambda: _on_loop(server, orders.pending_order, "acme", "r1") is None, 5)
     time.sleep(ECHO_TIMEOUT_S * 4)
@@ -170,7 +149,7 @@ def test_silent_robot_gets_a_bounded_number_of_tries(
     robot = FakeRobot(mosquitto_broker.port, "r2", lambda *_: None)
     robots.append(robot)
     orders = _orders(server)
-    _on_loop(server, orders.send_order, "acme", "r2", _order("guide-1"))
+    _on_loop(server, orders.send_order, "acme", "r2", one_node_order("guide-1"))
     tries = orders.max_tries
     assert wait_until(lambda: orders.counters.gave_up == 1, ECHO_TIMEOUT_S * (tries + 3))
     time.sleep(ECHO_TIMEOUT_S * 4)
@@ -187,7 +166,7 @@ def test_rejected_order_is_not_resent(
     robot = FakeRobot(mosquitto_broker.port, "r3", reject)
     robots.append(robot)
     orders = _orders(server)
-    _on_loop(server, orders.send_order, "acme", "r3", _order("uv-3"))
+    _on_loop(server, orders.send_order, "acme", "r3", one_node_order("uv-3"))
     assert wait_until(lambda: orders.counters.rejected == 1, 5)
     time.sleep(ECHO_TIMEOUT_S * 4)
     assert len(robot.messages("order")) == 1

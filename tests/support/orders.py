@@ -98,6 +98,11 @@ def order(
     )
 
 
+def one_node_order(order_id: str = "o1", update_id: int = 0) -> Order:
+    """An order of one released node, for tests of how orders are sent rather than driven."""
+    return order(order_id, [N("n1", 1.0, 2.0)], update_id=update_id)
+
+
 def instant(*actions: Action, serial: str = "r1", header_id: int = 0) -> InstantActions:
     """An instantActions message."""
     return InstantActions(

@@ -18,13 +18,12 @@ from missions.vda5050 import (
     BlockingType,
     Error,
     InstantActions,
-    Node,
-    NodePosition,
     Order,
     decode_instant_actions,
     decode_order,
 )
 from tests.support import vda_messages as vda
+from tests.support.orders import one_node_order
 from tests.support.vda_schemas import schema_errors
 
 TIMEOUT_S = 5.0
@@ -103,29 +102,6 @@ def h() -> Harness:
     return Harness(link, Ingest(live, "uagv", monotonic=clock), orders, clock, gave_up, rejected)
 
 
-def _order(order_id: str = "o1", update: int = 0) -> Order:
-    # The header values are placeholders: the publisher stamps its own.
-    return Order(
-        header_id=0,
-        timestamp=datetime(2000, 1, 1, tzinfo=UTC),
-        version="0.0.0",
-        manufacturer="x",
-        serial_number="x",
-        order_id=order_id,
-        order_update_id=update,
-        nodes=[
-            Node(
-                node_id="n1",
-                sequence_id=0,
-                released=True,
-                node_position=NodePosition(x=1.0, y=2.0, map_id="L1"),
-                actions=[],
-            )
-        ],
-        edges=[],
-    )
-
-
 def _instant(*action_ids: str) -> InstantActions:
     return InstantActions(
         header_id=0,
@@ -141,10 +117,10 @@ def _instant(*action_ids: str) -> InstantActions:
 
 
 def test_order_is_stamped_and_published_at_qos_1(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order())
-    h.orders.send_order("acme", "r1", _order(update=1))
+    h.orders.send_order("acme", "r1", one_node_order())
+    h.orders.send_order("acme", "r1", one_node_order(update_id=1))
     h.orders.send_instant_actions("acme", "r1", _instant("a1"))
-    h.orders.send_order("acme", "r2", _order())
+    h.orders.send_order("acme", "r2", one_node_order())
     topics = [s.topic for s in h.link.sent]
     assert topics == [
         "uagv/v2/acme/r1/order",
@@ -168,7 +144,7 @@ def test_order_is_stamped_and_published_at_qos_1(h: Harness) -> None:
 
 
 def test_echoed_order_is_not_resent(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order(update=2))
+    h.orders.send_order("acme", "r1", one_node_order(update_id=2))
     h.state(order_id="o1", order_update_id=2)
     assert h.orders.pending_order("acme", "r1") is None
     assert h.tick(TIMEOUT_S * 10) == 0
@@ -177,7 +153,7 @@ def test_echoed_order_is_not_resent(h: Harness) -> None:
 
 
 def test_state_of_an_older_update_is_no_echo(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order(update=2))
+    h.orders.send_order("acme", "r1", one_node_order(update_id=2))
     h.state(order_id="o1", order_update_id=1)
     h.state(order_id="other", order_update_id=5)
     assert h.orders.pending_order("acme", "r1") is not None
@@ -185,7 +161,7 @@ def test_state_of_an_older_update_is_no_echo(h: Harness) -> None:
 
 
 def test_unechoed_order_is_resent_unchanged_then_given_up(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order(update=3))
+    h.orders.send_order("acme", "r1", one_node_order(update_id=3))
     assert h.tick(TIMEOUT_S - 0.1) == 0
     assert h.tick(0.1) == 1
     assert h.tick(TIMEOUT_S) == 1
@@ -207,7 +183,7 @@ def test_unechoed_order_is_resent_unchanged_then_given_up(h: Harness) -> None:
 
 
 def test_echo_after_a_resend_stops_resending(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order())
+    h.orders.send_order("acme", "r1", one_node_order())
     h.tick(TIMEOUT_S)
     h.state(order_id="o1", order_update_id=0)
     assert h.tick(TIMEOUT_S * 5) == 0
@@ -215,8 +191,8 @@ def test_echo_after_a_resend_stops_resending(h: Harness) -> None:
 
 
 def test_newer_order_supersedes_the_pending_one(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order("o1"))
-    h.orders.send_order("acme", "r1", _order("o2"))
+    h.orders.send_order("acme", "r1", one_node_order("o1"))
+    h.orders.send_order("acme", "r1", one_node_order("o2"))
     h.state(order_id="o1", order_update_id=0)  # the old one's echo settles nothing
     assert h.tick(TIMEOUT_S) == 1
     assert decode_order(h.link.sent[-1].payload).order_id == "o2"
@@ -224,7 +200,7 @@ def test_newer_order_supersedes_the_pending_one(h: Harness) -> None:
 
 
 def test_rejection_stops_resending(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order("o1", update=4))
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=4))
     h.state(errors=[vda.error("orderUpdateError", orderId="o1", orderUpdateId="4")])
     [(robot, message, error)] = h.rejected
     assert robot == ROBOT and isinstance(message, Order) and message.order_update_id == 4
@@ -242,7 +218,7 @@ def test_rejection_stops_resending(h: Harness) -> None:
     ],
 )
 def test_errors_that_do_not_reject_this_order(h: Harness, error: dict[str, Any]) -> None:
-    h.orders.send_order("acme", "r1", _order("o1", update=4))
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=4))
     h.state(errors=[error])
     assert h.rejected == []
     assert h.tick(TIMEOUT_S) == 1
@@ -252,7 +228,7 @@ def test_a_rejection_still_shown_from_before_the_send_is_not_read_again(h: Harne
     # §6.6.4: the warning stays until the vehicle accepts a new order.
     stale = vda.error("validationError", orderId="o1")
     h.state(errors=[stale])
-    h.orders.send_order("acme", "r1", _order("o1", update=1))
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=1))
     h.state(errors=[stale])
     assert h.rejected == []
     h.state(errors=[stale, vda.error("noRouteError", orderId="o1", nodeId="n1")])
@@ -308,19 +284,19 @@ def test_failing_callback_is_logged_and_resending_goes_on(caplog: pytest.LogCapt
         on_gave_up=explode,
         monotonic=clock,
     )
-    orders.send_order("acme", "r1", _order("o1"))
-    orders.send_order("acme", "r2", _order("o2"))
+    orders.send_order("acme", "r1", one_node_order("o1"))
+    orders.send_order("acme", "r2", one_node_order("o2"))
     clock.now += 1
     orders.resend_due()
     assert orders.counters.gave_up == 2
     assert sum("on_gave_up callback failed" in r.getMessage() for r in caplog.records) == 2
-    orders.send_order("acme", "r1", _order("o3"))
+    orders.send_order("acme", "r1", one_node_order("o3"))
     assert orders.pending_order("acme", "r1") is not None
 
 
 def test_identity_that_cannot_be_a_topic_is_refused(h: Harness) -> None:
     with pytest.raises(ValueError, match="serialNumber"):
-        h.orders.send_order("acme", "r/1", _order())
+        h.orders.send_order("acme", "r/1", one_node_order())
     assert h.link.sent == []
 
 
@@ -337,7 +313,7 @@ async def test_resend_timer_runs_on_the_event_loop() -> None:
     link = RecordingLink()
     orders = OrderPublisher(link, live, "uagv", echo_timeout_s=0.05, max_tries=3)
     task = asyncio.create_task(orders.run())
-    orders.send_order("acme", "r1", _order())
+    orders.send_order("acme", "r1", one_node_order())
     await asyncio.sleep(0.5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -357,15 +333,15 @@ def test_an_action_error_shown_before_the_send_is_no_rejection(h: Harness) -> No
 
 
 def test_withdrawn_order_is_neither_resent_nor_updated_until_sent_anew(h: Harness) -> None:
-    h.orders.send_order("acme", "r1", _order("o1", update=2))
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=2))
     h.orders.withdraw_order("acme", "r1", "o2")  # not the pending one: kept
     assert h.orders.pending_order("acme", "r1") is not None
     h.orders.withdraw_order("acme", "r1", "o1")
     assert h.orders.pending_order("acme", "r1") is None
     assert h.tick(TIMEOUT_S * 5) == 0
     assert len(h.link.sent) == 1 and h.gave_up == []
-    h.orders.send_order("acme", "r1", _order("o1", update=3))  # e.g. a traffic release
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=3))  # e.g. a traffic release
     assert len(h.link.sent) == 1 and h.orders.counters.withheld == 1
-    h.orders.send_order("acme", "r1", _order("o1", update=0))  # dispatched to it anew
-    h.orders.send_order("acme", "r1", _order("o1", update=1))
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=0))  # dispatched to it anew
+    h.orders.send_order("acme", "r1", one_node_order("o1", update_id=1))
     assert len(h.link.sent) == 3
