@@ -236,6 +236,34 @@ def test_events_are_bridged_to_the_city_broker(
         recorder.close()
 
 
+def test_events_published_while_the_city_broker_is_down_arrive_when_it_is_back(
+    app: tuple[TestClient, dict[str, dict[str, str]]],
+    brokers: tuple[MosquittoBroker, MosquittoBroker],
+) -> None:
+    client, _headers = app
+    feeds = services_of(client).feeds
+    assert feeds is not None and feeds.bridge is not None
+    bridge = feeds.bridge
+    assert wait_until(lambda: bridge.connected, 5)
+    city = brokers[1]
+    city.stop()
+    assert wait_until(lambda: not bridge.connected, 10)
+    before = bridge.published
+    missed = _event("north", "robot.offline")
+    feeds.publish(missed)
+    assert wait_until(lambda: bridge.published > before, 5)  # stored, handed to the bridge
+    city.start()
+    recorder = Recorder(city.port, "city/fleet/#")  # before the bridge's next try (>= 1 s)
+    try:
+        assert wait_until(lambda: bridge.connected, 40)
+        assert wait_until(
+            lambda: any(json.loads(m.payload)["id"] == str(missed.id) for m in recorder.snapshot()),
+            10,
+        ), [m.topic for m in recorder.snapshot()]
+    finally:
+        recorder.close()
+
+
 @pytest.mark.parametrize(
     ("role", "expected"), [("admin", 201), ("dispatcher_north", 403), ("viewer_north", 403)]
 )
