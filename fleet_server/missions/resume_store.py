@@ -21,7 +21,7 @@ import numpy as np
 from fleet_server.db.models import Mission
 from fleet_server.missions.resume import Resumption
 from missions.report import ActionOutcome, PlannedPoint
-from missions.types import parse_mission
+from missions.types import dump_mission, parse_mission
 from missions.uv_dose import DwellPoint, LampModel, RoomDosePlan
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def dump_resumption(resumption: Resumption) -> dict[str, Any]:
         "part": resumption.part,
         "note": resumption.note,
         "rounds_done": resumption.rounds_done,
-        "spec": resumption.spec.model_dump(mode="json", by_alias=True),
+        "spec": dump_mission(resumption.spec),
         "carried_points": [dataclasses.asdict(p) for p in resumption.carried_points],
         "carried_outcomes": [dataclasses.asdict(o) for o in resumption.carried_outcomes],
         "carried_rooms": {

@@ -40,9 +40,7 @@ from fleet_server.live.entries import robot_entry
 from fleet_server.live.protocol import ALL_SITES
 from fleet_server.missions.runtime import MissionTransition
 from fleet_server.missions.state_machine import start_lifecycle
-from fleet_server.robots.registry import register_robot
 from fleet_server.services import FleetServices
-from missions.types import Capability
 from tests.integration.api.cast import (
     ADMIN_PASSWORD,
     PASSWORD,
@@ -183,19 +181,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     try:
         services: FleetServices = app.state.services
         add_sites_and_cast(services)
+        for site in sorted(set(ROBOT_SITES.values())):
+            serials = [serial for serial, at in ROBOT_SITES.items() if at == site]
+            admit_robots(services, MANUFACTURER, serials, site_id=site)
         with services.db.session() as session:
-            registered = [
-                register_robot(
-                    session,
-                    services.auth.hasher,
-                    manufacturer=MANUFACTURER,
-                    serial_number=serial,
-                    kind="patrol",
-                    capabilities=[Capability.PATROL],
-                    site_id=site,
-                ).robot
-                for serial, site in ROBOT_SITES.items()
-            ]
             session.add(
                 Alarm(
                     site_id="north",
@@ -206,8 +195,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                 )
             )
             session.commit()
-            for robot in registered:
-                services.robots.put(robot)  # ingest admits registered robots only
         services.hub.refresh_directory_soon()
         assert wait_until(lambda: services.hub.site_of((MANUFACTURER, "n1")) == "north", 15)
         for serial in (*ROBOT_SITES, "u1"):

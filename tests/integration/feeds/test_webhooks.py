@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from fleet_server.broker import MosquittoBroker, find_free_port
 from fleet_server.db.models import Site
+from fleet_server.feeds.bridge import MqttBridge
 from fleet_server.feeds.events import FeedEventData
+from fleet_server.feeds.service import FeedService
 from fleet_server.feeds.signing import verify
 from tests.integration.api.cast import (
     ADMIN_PASSWORD,
@@ -215,14 +217,20 @@ def test_site_filter_and_types_choose_what_a_webhook_gets(
     client.delete(f"/api/v1/webhooks/{hook['id']}", headers=headers["admin"])
 
 
+def _connected_bridge(client: TestClient) -> tuple[FeedService, MqttBridge]:
+    """The app's feed and its MQTT bridge, once the bridge is up."""
+    feeds = services_of(client).feeds
+    assert feeds is not None and feeds.bridge is not None
+    bridge = feeds.bridge
+    assert wait_until(lambda: bridge.connected, 5)
+    return feeds, bridge
+
+
 def test_events_are_bridged_to_the_city_broker(
     app: tuple[TestClient, dict[str, dict[str, str]]],
     brokers: tuple[MosquittoBroker, MosquittoBroker],
 ) -> None:
-    client, _headers = app
-    feeds = services_of(client).feeds
-    assert feeds is not None and feeds.bridge is not None
-    assert wait_until(lambda: feeds.bridge is not None and feeds.bridge.connected, 5)
+    feeds, _bridge = _connected_bridge(app[0])
     recorder = Recorder(brokers[1].port, "city/fleet/#")
     try:
         event = _event("north", "mission.transition")
@@ -240,11 +248,7 @@ def test_events_published_while_the_city_broker_is_down_arrive_when_it_is_back(
     app: tuple[TestClient, dict[str, dict[str, str]]],
     brokers: tuple[MosquittoBroker, MosquittoBroker],
 ) -> None:
-    client, _headers = app
-    feeds = services_of(client).feeds
-    assert feeds is not None and feeds.bridge is not None
-    bridge = feeds.bridge
-    assert wait_until(lambda: bridge.connected, 5)
+    feeds, bridge = _connected_bridge(app[0])
     city = brokers[1]
     city.stop()
     assert wait_until(lambda: not bridge.connected, 10)
