@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fleet_server.fleet.live_state import RobotKey
+from missions.compiler import CompiledMission
 from missions.vda5050 import ActionStatus, ErrorLevel, State
 
 _DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
@@ -89,6 +90,22 @@ class MissionProgress:
         tracked = TrackedMission(mission_id, robot, order_id, final_node, set(action_ids))
         self._by_robot[robot] = tracked
         return tracked
+
+    def track_order(
+        self, mission_id: str, robot: RobotKey, compiled: CompiledMission
+    ) -> TrackedMission:
+        """Follow the order of `compiled` sent to `robot`: it ends at its last node, with
+        every node and edge action."""
+        last = compiled.nodes[-1]
+        actions = {a.action_id for n in compiled.nodes for a in n.actions}
+        actions |= {a.action_id for e in compiled.edges for a in e.actions}
+        return self.track(
+            mission_id,
+            robot,
+            order_id=compiled.order_id,
+            final_node=(last.node_id, last.sequence_id),
+            action_ids=actions,
+        )
 
     def extend(self, robot: RobotKey, final_node: tuple[str, int], action_ids: set[str]) -> None:
         """An order update moved the end of the order and may add actions."""

@@ -585,17 +585,7 @@ class MissionRuntime:
         self.orders.send_order(dispatch.robot[0], dispatch.robot[1], order)
 
     def _track(self, run: Running) -> None:
-        compiled = run.compiled
-        last = compiled.nodes[-1]
-        actions = {a.action_id for n in compiled.nodes for a in n.actions}
-        actions |= {a.action_id for e in compiled.edges for a in e.actions}
-        self.progress.track(
-            str(run.mission_id),
-            run.robot,
-            order_id=compiled.order_id,
-            final_node=(last.node_id, last.sequence_id),
-            action_ids=actions,
-        )
+        self.progress.track_order(str(run.mission_id), run.robot, run.compiled)
 
     def _publish(self, follow: _FollowUps) -> None:
         for robot, order in follow.orders:

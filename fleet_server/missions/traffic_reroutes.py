@@ -126,16 +126,7 @@ class Reroutes:
         """The mission's progress follows the new order; the runtime is told."""
         compiled = reroute.compiled
         if reroute.mission_id is not None:
-            last = compiled.nodes[-1]
-            actions = {a.action_id for n in compiled.nodes for a in n.actions}
-            actions |= {a.action_id for e in compiled.edges for a in e.actions}
-            tracked = self._state.progress.track(
-                reroute.mission_id,
-                entry.key,
-                order_id=compiled.order_id,
-                final_node=(last.node_id, last.sequence_id),
-                action_ids=actions,
-            )
+            tracked = self._state.progress.track_order(reroute.mission_id, entry.key, compiled)
             # Keep what the old order did (e.g. UV doses delivered before stepping aside).
             tracked.action_status.update(reroute.statuses)
             tracked.results.update(reroute.results)

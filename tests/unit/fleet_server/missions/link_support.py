@@ -180,15 +180,7 @@ class LinkWorld:
         compiled = patrol_to(self.site, serial, here, goal, mission_id)
         prepared = self.link.start(SITE_ID, key, compiled)
         self.orders.send_order(MANUFACTURER, serial, prepared.order())
-        last = prepared.nodes[-1]
-        actions = {a.action_id for n in prepared.nodes for a in n.actions}
-        self.progress.track(
-            mission_id,
-            key,
-            order_id=prepared.order_id,
-            final_node=(last.node_id, last.sequence_id),
-            action_ids=actions,
-        )
+        self.progress.track_order(mission_id, key, prepared)
         self.running[key] = mission_id
         self.deliver()
         return prepared
